@@ -1,0 +1,97 @@
+"""Command-line tools: ``python -m chalicelib.cli backfill [--stage dev]``.
+
+backfill runs the same reconciliation as the scheduled function, over a whole
+bucket, with a progress bar; use it after deploying onto an existing bucket.
+Configuration comes from the environment, or from a stage of
+.chalice/config.json with --stage (the environment wins).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+from chalicelib import components
+from chalicelib.pipeline import reconcile as reconciliation
+from chalicelib.settings import PHOTO_PREFIX
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_stage(stage, path=os.path.join(HERE, ".chalice", "config.json")):
+    with open(path) as f:
+        config = json.load(f)
+    if stage not in config.get("stages", {}):
+        raise SystemExit("no stage %r in %s" % (stage, path))
+    env = dict(config.get("environment_variables", {}))
+    env.update(config["stages"][stage].get("environment_variables", {}))
+    for name, value in env.items():
+        os.environ.setdefault(name, str(value))
+
+
+class Progress:
+    """A one-line progress bar on stderr: done/total, rate, counters, ETA."""
+
+    def __init__(self, total=None, stream=sys.stderr, every=0.2):
+        self.total, self.stream, self.every = total, stream, every
+        self.start = self.last = time.monotonic()
+
+    def __call__(self, stats, key=None, force=False):
+        now = time.monotonic()
+        if not force and now - self.last < self.every:
+            return
+        self.last = now
+        done = stats["scanned"]
+        rate = done / max(now - self.start, 1e-9)
+        counters = " ".join("%s=%d" % (k, stats[k]) for k in ("indexed", "removed", "retried", "failed"))
+        if self.total:
+            frac = min(done / self.total, 1.0)
+            bar = "#" * int(frac * 30)
+            eta = (self.total - done) / rate if rate > 0 else 0
+            line = "[%-30s] %d/%d %5.1f%% %.1f/s eta %ds %s" % (bar, done, self.total, frac * 100, rate, eta, counters)
+        else:
+            line = "%d scanned %.1f/s %s" % (done, rate, counters)
+        self.stream.write("\r" + line)
+        self.stream.flush()
+
+    def close(self, stats):
+        self(stats, force=True)
+        self.stream.write("\n")
+
+
+def backfill(argv=None, services=None, stream=sys.stderr):
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.cli backfill", description=__doc__)
+    parser.add_argument("--stage", help="read settings from this stage of .chalice/config.json")
+    parser.add_argument("--restart", action="store_true", help="ignore the saved checkpoint, walk from the start")
+    parser.add_argument("--max-seconds", type=float, help="stop cleanly after this long (resume next time)")
+    parser.add_argument("--no-count", action="store_true", help="skip counting objects first (no percentage)")
+    args = parser.parse_args(argv)
+    if args.stage:
+        load_stage(args.stage)
+    services = services or components.services()
+    total = None
+    if not args.no_count:
+        total = sum(1 for _ in services.storage.list(PHOTO_PREFIX))
+    progress = Progress(total, stream)
+    deadline = time.monotonic() + args.max_seconds if args.max_seconds else None
+    time_left = (lambda: deadline - time.monotonic()) if deadline else None
+    stats = reconciliation.reconcile(services, time_left=time_left, progress=progress, restart=args.restart,
+                                     safety=0)
+    progress.close(stats)
+    stream.write("%s: scanned=%d indexed=%d removed=%d retried=%d failed=%d skipped=%d in %.1fs\n" % (
+        "complete" if stats["complete"] else "paused (run again to continue)", stats["scanned"], stats["indexed"],
+        stats["removed"], stats["retried"], stats["failed"], stats["skipped"], stats["elapsed"]))
+    return stats
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in ("backfill", "reconcile"):
+        sys.stderr.write("usage: python -m chalicelib.cli backfill [--stage STAGE] [--restart] [--max-seconds N]\n")
+        return 2
+    stats = backfill(argv[1:])
+    return 0 if stats["failed"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Lazy accessors for the adapters: built on first use, once per process.
+
+The backends are chosen by configuration; tests and tools may install
+instances of their own with ``configure()`` (real adapters pointed at moto, a
+local OpenSearch, a stubbed Rekognition client), never fakes of this code.
+"""
+import threading
+
+import boto3
+from botocore.config import Config
+
+from chalicelib import settings
+from chalicelib.pipeline import Services
+
+_lock = threading.RLock()
+_instances = {}
+
+
+def configure(**instances):
+    """Install ready-made components (storage=..., index=..., analyzer=...)."""
+    with _lock:
+        _instances.update(instances)
+
+
+def reset():
+    with _lock:
+        _instances.clear()
+
+
+def _get(name, build):
+    with _lock:
+        if name not in _instances:
+            _instances[name] = build()
+        return _instances[name]
+
+
+def boto_client(service, **config):
+    """One boto3 client per service and process, region always explicit."""
+    def build():
+        cfg = Config(region_name=settings.region(), connect_timeout=5, read_timeout=30, **config)
+        return boto3.session.Session().client(service, config=cfg)
+    return _get("client:" + service, build)
+
+
+def storage():
+    def build():
+        from chalicelib.storage.s3 import S3Storage
+        return S3Storage(boto_client("s3", signature_version="s3v4"), settings.require("PHOTO_BUCKET"))
+    return _get("storage", build)
+
+
+def index():
+    def build():
+        from chalicelib.index.opensearch import OpenSearchIndex, make_client
+        client = make_client(settings.require("OPENSEARCH_ENDPOINT"), settings.region(),
+                             auth_mode=settings.get("OPENSEARCH_AUTH"), service=settings.get("OPENSEARCH_SERVICE"),
+                             timeout=settings.get_int("OPENSEARCH_TIMEOUT_SECONDS", minimum=1))
+        idx = OpenSearchIndex(client, settings.get("OPENSEARCH_INDEX"))
+        idx.ensure_index()
+        return idx
+    return _get("index", build)
+
+
+def analyzer():
+    def build():
+        from chalicelib.analysis.rekognition import RekognitionAnalyzer
+        # Our own backoff with jitter handles retries (chalicelib.retry).
+        return RekognitionAnalyzer(boto_client("rekognition", retries={"total_max_attempts": 1}))
+    return _get("analyzer", build)
+
+
+def services():
+    return Services(storage(), index(), analyzer())

@@ -1,0 +1,58 @@
+"""The photo index: one document per photo, searched per owner.
+
+Interface (every implementation passes tests/contract/test_index_contract.py):
+
+- ``ensure_index()``: create the index and its mapping; idempotent.
+- ``get(photo_id) -> (doc, version)``, ``(None, None)`` when absent.
+- ``put(doc, version=None)``: write ``doc`` (keyed by ``doc["photo_id"]``).
+  With a `version` from ``get`` the write happens only if the document is
+  unchanged since; with ``version=None`` only if there is no document yet.
+  Otherwise VersionConflict.  ``put(doc, version=ANY)`` writes regardless.
+- ``delete(photo_id, version=ANY) -> bool``: False when absent;
+  VersionConflict when a given version no longer matches.
+- ``search(owner, words, size, after=None) -> Page``: the owner's photos that
+  match every word (see below), best first.
+- ``list(owner, size, after=None) -> Page``: the owner's photos, newest upload
+  first.
+- ``scan(bucket, after_key="", size=100) -> [(doc, version)]``: documents of
+  one bucket in ascending key order (UTF-8 bytes), for the reconciler.
+- ``bulk(actions) -> [outcome]``: actions ``("put", doc, version)`` or
+  ``("delete", photo_id, version)``; outcomes "ok", "conflict", "missing".
+- ``refresh()``: make writes visible to search (a no-op where they already are).
+
+Query semantics, identical on every backend:
+- Words come from chalicelib.index.terms.query_words (case-insensitive, plural
+  folded).  A photo matches when EVERY word is a term of at least one of its
+  labels (label name, any parent, any alias).
+- Score: for each word, the highest confidence among the labels it matches;
+  summed over the words.  Order: score descending, then photo id ascending.
+- Pages: `after` is the opaque `next` of the previous Page; the order is total,
+  so pages never repeat or skip a photo that did not change.
+"""
+import base64
+import json
+from collections import namedtuple
+
+from chalicelib.errors import BadRequest
+
+Page = namedtuple("Page", "hits next")
+
+ANY = object()  # put/delete regardless of the stored version
+
+
+def encode_cursor(kind, values):
+    raw = json.dumps({"k": kind, "v": values}, separators=(",", ":")).encode("utf-8")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(kind, cursor):
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+        if data["k"] != kind or not isinstance(data["v"], list) or len(data["v"]) != 2:
+            raise ValueError
+        return data["v"]
+    except (ValueError, KeyError, TypeError):
+        raise BadRequest("cursor is not valid for this query")

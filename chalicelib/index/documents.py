@@ -1,0 +1,81 @@
+"""The photo document: what the index stores for one photo."""
+from datetime import datetime, timezone
+
+from chalicelib.index.terms import label_terms
+
+STATUS_INDEXED = "indexed"
+STATUS_UNSUPPORTED = "unsupported"
+STATUS_FAILED = "failed"
+STATUSES = (STATUS_INDEXED, STATUS_UNSUPPORTED, STATUS_FAILED)
+
+
+def now_iso():
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def iso(value):
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return str(value)
+
+
+def build(photo_id, owner, bucket, key, info, sequencer, status, labels=(), reason=None,
+          retryable=False, engine=None, model_version=None, attempts=0):
+    """A complete document.  `info` is the storage ObjectInfo read just before analysis."""
+    labels = [dict(label, terms=label_terms(label)) for label in labels]
+    search_terms = []
+    for label in labels:
+        search_terms.extend(t for t in label["terms"] if t not in search_terms)
+    return {
+        "photo_id": photo_id,
+        "owner": owner,
+        "bucket": bucket,
+        "key": key,
+        "etag": info.etag,
+        "size": info.size,
+        "content_type": info.content_type,
+        "uploaded_at": iso(info.last_modified),
+        "indexed_at": now_iso(),
+        "sequencer": sequencer or "",
+        "status": status,
+        "reason": reason,
+        "retryable": bool(retryable),
+        "attempts": attempts,
+        "engine": engine,
+        "label_model_version": model_version,
+        "labels": labels,
+        "search_terms": search_terms,
+    }
+
+
+def public(doc, url=None):
+    """What an owner sees of a document (no bucket, no internal bookkeeping)."""
+    out = {
+        "photo_id": doc["photo_id"],
+        "key": doc["key"],
+        "size": doc.get("size"),
+        "content_type": doc.get("content_type"),
+        "uploaded_at": doc.get("uploaded_at"),
+        "indexed_at": doc.get("indexed_at"),
+        "status": doc["status"],
+        "labels": [{k: v for k, v in label.items() if k != "terms"} for label in doc.get("labels", ())],
+    }
+    if doc.get("reason"):
+        out["reason"] = doc["reason"]
+    if url:
+        out["url"] = url
+    return out
+
+
+def sequencer_newer(a, b):
+    """True when S3 sequencer `a` is later than `b` (right-pad with zeros, compare as hex text)."""
+    if not a:
+        return False
+    if not b:
+        return True
+    width = max(len(a), len(b))
+    return a.upper().ljust(width, "0") > b.upper().ljust(width, "0")

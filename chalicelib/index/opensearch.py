@@ -1,0 +1,229 @@
+"""Amazon OpenSearch Service index (opensearch-py, SigV4 via requests-aws4auth).
+
+Queries and documents are built as Python structures and serialized by the
+client: no string interpolation anywhere.  Owner isolation is a server-side
+``bool.filter`` term on the ``owner`` keyword in every search.
+"""
+import opensearchpy
+from opensearchpy import OpenSearch, RequestsHttpConnection
+
+from chalicelib.errors import BackendUnavailable, VersionConflict
+from chalicelib.index import ANY, Page, decode_cursor, encode_cursor
+
+KEYWORD = {"type": "keyword"}
+MAPPINGS = {
+    "dynamic": False,
+    "properties": {
+        "photo_id": KEYWORD, "owner": KEYWORD, "bucket": KEYWORD, "key": KEYWORD,
+        "etag": KEYWORD, "sequencer": KEYWORD, "content_type": KEYWORD, "status": KEYWORD,
+        "engine": KEYWORD, "label_model_version": KEYWORD,
+        "size": {"type": "long"}, "attempts": {"type": "integer"}, "retryable": {"type": "boolean"},
+        "uploaded_at": {"type": "date"}, "indexed_at": {"type": "date"},
+        "reason": {"type": "text"},
+        "search_terms": KEYWORD,
+        "labels": {"type": "nested", "properties": {
+            "name": {"type": "keyword", "fields": {"text": {"type": "text"}}},
+            "confidence": {"type": "float"},
+            "parents": KEYWORD, "aliases": KEYWORD, "categories": KEYWORD, "terms": KEYWORD,
+            "instances": {"type": "object", "enabled": False},
+        }},
+    },
+}
+SETTINGS = {"index": {"number_of_shards": 1}}
+HIDDEN = ["search_terms", "labels.terms"]
+
+
+def make_client(endpoint, region, auth_mode="sigv4", service="es", timeout=10, credentials=None):
+    """An OpenSearch client; with sigv4, requests are signed with refreshable credentials."""
+    http_auth = None
+    if auth_mode == "sigv4":
+        from requests_aws4auth import AWS4Auth
+        if credentials is None:
+            import boto3
+            credentials = boto3.Session().get_credentials()
+        http_auth = AWS4Auth(region=region, service=service, refreshable_credentials=credentials)
+    return OpenSearch(hosts=[endpoint], http_auth=http_auth, use_ssl=endpoint.startswith("https://"),
+                      verify_certs=endpoint.startswith("https://"), connection_class=RequestsHttpConnection,
+                      timeout=timeout, max_retries=2, retry_on_timeout=True)
+
+
+def word_clause(word):
+    """Score of one query word: the highest confidence of a label it matches."""
+    return {"nested": {"path": "labels", "score_mode": "max", "query": {"function_score": {
+        "query": {"term": {"labels.terms": word}},
+        "field_value_factor": {"field": "labels.confidence", "factor": 1, "missing": 0},
+        "boost_mode": "replace"}}}}
+
+
+def search_body(owner, words, size, after):
+    body = {"size": size + 1, "track_total_hits": False, "_source": {"excludes": HIDDEN},
+            "query": {"bool": {"filter": [{"term": {"owner": owner}}],
+                               "must": [word_clause(w) for w in words]}},
+            "sort": [{"_score": {"order": "desc"}}, {"photo_id": {"order": "asc"}}]}
+    if after:
+        body["search_after"] = after
+    return body
+
+
+def list_body(owner, size, after):
+    body = {"size": size + 1, "track_total_hits": False, "_source": {"excludes": HIDDEN},
+            "query": {"bool": {"filter": [{"term": {"owner": owner}}]}},
+            "sort": [{"uploaded_at": {"order": "desc", "missing": "_last"}}, {"photo_id": {"order": "asc"}}]}
+    if after:
+        body["search_after"] = after
+    return body
+
+
+def scan_body(bucket, after_key, size):
+    body = {"size": size, "seq_no_primary_term": True, "track_total_hits": False,
+            "_source": {"excludes": HIDDEN},
+            "query": {"bool": {"filter": [{"term": {"bucket": bucket}}]}},
+            "sort": [{"key": {"order": "asc"}}]}
+    if after_key:
+        body["search_after"] = [after_key]
+    return body
+
+
+def _version(hit):
+    if "_seq_no" not in hit:
+        return None
+    return "%d:%d" % (hit["_seq_no"], hit["_primary_term"])
+
+
+def _version_params(version):
+    seq_no, term = version.split(":")
+    return {"if_seq_no": int(seq_no), "if_primary_term": int(term)}
+
+
+class OpenSearchIndex:
+    def __init__(self, client, index_name, refresh=False):
+        self.client = client
+        self.name = index_name
+        self.refresh_writes = refresh  # "wait_for" in tests against a live cluster
+
+    # -- administration -------------------------------------------------
+    def ensure_index(self):
+        with _translated():
+            if not self.client.indices.exists(index=self.name):
+                try:
+                    self.client.indices.create(index=self.name, body={"settings": SETTINGS, "mappings": MAPPINGS})
+                    return
+                except opensearchpy.RequestError as e:
+                    if e.error != "resource_already_exists_exception":
+                        raise
+            self.client.indices.put_mapping(index=self.name, body=MAPPINGS)
+
+    def refresh(self):
+        with _translated():
+            self.client.indices.refresh(index=self.name)
+
+    # -- documents ------------------------------------------------------
+    def get(self, photo_id):
+        with _translated():
+            try:
+                hit = self.client.get(index=self.name, id=photo_id)
+            except opensearchpy.NotFoundError:
+                return None, None
+        return hit["_source"], _version(hit)
+
+    def put(self, doc, version=None):
+        params = self._write_params()
+        with _translated():
+            try:
+                if version is None:
+                    self.client.create(index=self.name, id=doc["photo_id"], body=doc, params=params)
+                else:
+                    if version is not ANY:
+                        params.update(_version_params(version))
+                    self.client.index(index=self.name, id=doc["photo_id"], body=doc, params=params)
+            except opensearchpy.ConflictError:
+                raise VersionConflict()
+
+    def delete(self, photo_id, version=ANY):
+        params = self._write_params()
+        if version is not ANY:
+            params.update(_version_params(version))
+        with _translated():
+            try:
+                self.client.delete(index=self.name, id=photo_id, params=params)
+            except opensearchpy.NotFoundError:
+                return False
+            except opensearchpy.ConflictError:
+                raise VersionConflict()
+        return True
+
+    def bulk(self, actions):
+        if not actions:
+            return []
+        lines = []
+        for op, target, version in actions:
+            meta = {"_index": self.name}
+            if op == "put":
+                meta["_id"] = target["photo_id"]
+                verb = "create" if version is None else "index"
+            else:
+                meta["_id"] = target
+                verb = "delete"
+            if version is not None and version is not ANY:
+                meta.update(_version_params(version))
+            lines.append({verb: meta})
+            if op == "put":
+                lines.append(target)
+        params = self._write_params()
+        with _translated():
+            result = self.client.bulk(body=lines, params=params)
+        outcomes = []
+        for item in result["items"]:
+            status = next(iter(item.values())).get("status", 500)
+            if status in (200, 201):
+                outcomes.append("ok")
+            elif status == 409:
+                outcomes.append("conflict")
+            elif status == 404:
+                outcomes.append("missing")
+            else:
+                raise BackendUnavailable("OpenSearch bulk item failed: %s" % item)
+        return outcomes
+
+    # -- queries ----------------------------------------------------------
+    def search(self, owner, words, size, after=None):
+        body = search_body(owner, words, size, decode_cursor("search", after))
+        return self._page("search", body, size)
+
+    def list(self, owner, size, after=None):
+        body = list_body(owner, size, decode_cursor("list", after))
+        return self._page("list", body, size)
+
+    def scan(self, bucket, after_key="", size=100):
+        with _translated():
+            result = self.client.search(index=self.name, body=scan_body(bucket, after_key, size))
+        return [(hit["_source"], _version(hit)) for hit in result["hits"]["hits"]]
+
+    def _page(self, kind, body, size):
+        with _translated():
+            result = self.client.search(index=self.name, body=body)
+        hits = result["hits"]["hits"]
+        more = len(hits) > size
+        hits = hits[:size]
+        nxt = encode_cursor(kind, hits[-1]["sort"]) if more and hits else None
+        return Page([dict(h["_source"], _score=h.get("_score")) for h in hits], nxt)
+
+    def _write_params(self):
+        return {"refresh": self.refresh_writes} if self.refresh_writes else {}
+
+
+class _translated:
+    """Connection failures and server errors become BackendUnavailable."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None:
+            return False
+        if isinstance(exc, (opensearchpy.ConnectionError, opensearchpy.ConnectionTimeout)):
+            raise BackendUnavailable("OpenSearch is not reachable: %s" % exc.__class__.__name__) from exc
+        if isinstance(exc, opensearchpy.TransportError) and isinstance(exc.status_code, int) \
+                and exc.status_code >= 500 or getattr(exc, "status_code", None) == 429:
+            raise BackendUnavailable("OpenSearch answered %s" % exc.status_code) from exc
+        return False

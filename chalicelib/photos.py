@@ -1,0 +1,89 @@
+"""What the routes do, scoped to one caller.  app.py only translates."""
+from chalicelib import logs, settings
+from chalicelib.errors import BadRequest, NotFound
+from chalicelib.index import documents
+from chalicelib.index.terms import query_words
+from chalicelib.keys import is_photo_id, photo_id, upload_key
+from chalicelib.pipeline.removal import remove_object
+from chalicelib.settings import UPLOAD_CONTENT_TYPES
+
+
+def page_size(raw):
+    default = settings.get_int("PAGE_SIZE", minimum=1)
+    maximum = settings.get_int("MAX_PAGE_SIZE", minimum=1)
+    if raw in (None, ""):
+        return min(default, maximum)
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise BadRequest("limit must be a whole number from 1 to %d" % maximum)
+    if not 1 <= value <= maximum:
+        raise BadRequest("limit must be a whole number from 1 to %d" % maximum)
+    return value
+
+
+def search(services, caller, q, limit=None, cursor=None):
+    """The caller's photos matching every word of `q` (all photos when `q` is empty)."""
+    size = page_size(limit)
+    if q is not None and not isinstance(q, str):
+        raise BadRequest("q must be a string")
+    if q and len(q) > 512:
+        raise BadRequest("q is longer than 512 characters")
+    words = query_words(q)
+    if q and q.strip() and not words:
+        raise BadRequest("q has no searchable words")
+    if words:
+        page = services.index.search(caller.sub, words, size, cursor)
+    else:
+        page = services.index.list(caller.sub, size, cursor)
+    expires = settings.get_int("PRESIGN_EXPIRY_SECONDS", minimum=1, maximum=604800)
+    photos = []
+    for doc in page.hits:
+        item = documents.public(doc, services.storage.presign_get(doc["key"], expires))
+        if words:
+            item["score"] = round(doc["_score"], 3) if doc.get("_score") is not None else None
+        photos.append(item)
+    logs.event("search", "ok", photo_id=None, owner=caller.sub, words=len(words), hits=len(photos))
+    return {"query": {"q": q or "", "words": words}, "photos": photos, "next": page.next}
+
+
+def _own_document(services, caller, pid):
+    if not is_photo_id(pid):
+        raise NotFound()
+    doc, _ = services.index.get(pid)
+    # Another owner's photo is answered exactly like a missing one.
+    if doc is None or doc.get("owner") != caller.sub:
+        raise NotFound()
+    return doc
+
+
+def get(services, caller, pid):
+    doc = _own_document(services, caller, pid)
+    expires = settings.get_int("PRESIGN_EXPIRY_SECONDS", minimum=1, maximum=604800)
+    out = documents.public(doc, services.storage.presign_get(doc["key"], expires))
+    out["label_model_version"] = doc.get("label_model_version")
+    out["engine"] = doc.get("engine")
+    return out
+
+
+def delete(services, caller, pid):
+    doc = _own_document(services, caller, pid)
+    services.storage.delete(doc["key"])
+    outcome, _ = remove_object(services, doc["bucket"], doc["key"], source="api")
+    return {"photo_id": pid, "deleted": True, "outcome": outcome}
+
+
+def create_upload(services, caller, body):
+    """A presigned POST for one new object under the caller's own prefix."""
+    if not isinstance(body, dict):
+        raise BadRequest("send a JSON object: {\"name\": \"trips/beach.jpg\", \"content_type\": \"image/jpeg\"}")
+    content_type = body.get("content_type", "image/jpeg")
+    if content_type not in UPLOAD_CONTENT_TYPES:
+        raise BadRequest("content_type must be one of %s" % ", ".join(UPLOAD_CONTENT_TYPES))
+    key = upload_key(caller.sub, body.get("name"))
+    max_bytes = settings.get_int("UPLOAD_MAX_BYTES", minimum=1, maximum=settings.REKOGNITION_S3_MAX_BYTES)
+    expires = settings.get_int("UPLOAD_EXPIRY_SECONDS", minimum=1, maximum=604800)
+    post = services.storage.presign_upload(key, content_type, max_bytes, expires)
+    pid = photo_id(services.storage.bucket, key)
+    logs.event("upload-url", "issued", photo_id=pid, owner=caller.sub)
+    return {"photo_id": pid, "key": key, "upload": post, "max_bytes": max_bytes, "expires_in": expires}

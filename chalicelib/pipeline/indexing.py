@@ -1,0 +1,152 @@
+"""Indexing one object, idempotently and in order.
+
+Order rules (S3 delivers events at least once and in any order):
+- A document remembers the S3 ``sequencer`` of the event that wrote it.  An
+  event whose sequencer is not newer is a duplicate or stale and does nothing,
+  unless the document records a transient failure to retry.
+- The object is read (HEAD) before analysis.  If it is gone, or its ETag is no
+  longer the event's, a later event describes it: this one does nothing.
+- If the stored document already describes this ETag and is final, nothing is
+  analysed again (only the sequencer is recorded).
+- Writes are conditional on the version read (optimistic concurrency); on a
+  conflict the newer document is re-read and the rules applied again.
+"""
+from chalicelib import logs, settings
+from chalicelib.analysis import ImageRejected, PhotoSource, normalize_labels
+from chalicelib.errors import VersionConflict
+from chalicelib.index import documents
+from chalicelib.index.documents import STATUS_FAILED, STATUS_INDEXED, STATUS_UNSUPPORTED, sequencer_newer
+from chalicelib.keys import parse_key, photo_id
+from chalicelib.retry import TransientError, call_with_retries
+from chalicelib.storage import SNIFF_BYTES, normalize_etag, sniff_image_type
+
+WRITE_ATTEMPTS = 3
+
+
+class Outcome:
+    IGNORED = "ignored"          # not a photo key, or another bucket
+    DUPLICATE = "duplicate"      # this event (or an older one) was already applied
+    STALE = "stale"              # a newer event already wrote the document
+    GONE = "gone"                # the object no longer exists
+    SUPERSEDED = "superseded"    # the object changed since this event; a later event indexes it
+    UNCHANGED = "unchanged"      # the document already describes this content
+    INDEXED = STATUS_INDEXED
+    UNSUPPORTED = STATUS_UNSUPPORTED
+    FAILED = STATUS_FAILED
+
+
+def needs_retry(doc):
+    return doc.get("status") == STATUS_FAILED and doc.get("retryable", False)
+
+
+def _already_applied(doc, sequencer, etag):
+    """The outcome if `doc` makes an event (sequencer, etag) redundant, else None."""
+    if doc is None:
+        return None
+    if sequencer and doc.get("sequencer"):
+        if sequencer_newer(doc["sequencer"], sequencer):
+            return Outcome.STALE
+        if doc["sequencer"].upper() == sequencer.upper() and not needs_retry(doc):
+            return Outcome.DUPLICATE
+    if etag and doc.get("etag") == etag and not needs_retry(doc) and not sequencer:
+        return Outcome.UNCHANGED
+    return None
+
+
+def index_object(services, bucket, key, etag=None, sequencer=None, deadline=None, source="event"):
+    """Index `key`; returns (outcome, photo_id).  Raises TransientError when
+    analysis keeps failing transiently (after recording a retryable failure)."""
+    timer = logs.Timer()
+    etag = normalize_etag(etag) or None
+    parsed = parse_key(key)
+    if parsed is None or bucket != services.storage.bucket:
+        logs.event("index", Outcome.IGNORED, photo_id=None, key_length=len(key), source=source)
+        return Outcome.IGNORED, None
+    pid = photo_id(bucket, key)
+    doc, version = services.index.get(pid)
+    redundant = _already_applied(doc, sequencer, etag)
+    if redundant:
+        logs.event("index", redundant, photo_id=pid, source=source, ms=timer.ms)
+        return redundant, pid
+
+    info = services.storage.head(key)
+    if info is None:
+        logs.event("index", Outcome.GONE, photo_id=pid, source=source, ms=timer.ms)
+        return Outcome.GONE, pid
+    if etag and info.etag != etag:
+        logs.event("index", Outcome.SUPERSEDED, photo_id=pid, source=source, ms=timer.ms)
+        return Outcome.SUPERSEDED, pid
+
+    if doc is not None and doc.get("etag") == info.etag and not needs_retry(doc):
+        new = dict(doc, sequencer=sequencer or doc.get("sequencer", ""))
+        outcome = _write(services, new, version, sequencer, info.etag, analysed=False)
+        logs.event("index", outcome, photo_id=pid, source=source, ms=timer.ms)
+        return outcome, pid
+
+    new, error = analyse(services, parsed.owner, bucket, key, info, sequencer, doc, deadline)
+    outcome = _write(services, new, version, sequencer, info.etag, analysed=True)
+    fields = dict(photo_id=pid, source=source, ms=timer.ms, status=new["status"])
+    if new.get("reason"):
+        fields["reason"] = new["reason"]
+    logs.event("index", outcome, **fields, labels=len(new["labels"]))
+    if error is not None:
+        raise error
+    return outcome, pid
+
+
+def analyse(services, owner, bucket, key, info, sequencer, previous=None, deadline=None):
+    """The document for the object as it is now: (doc, transient_error_or_None)."""
+    pid = photo_id(bucket, key)
+    attempts = (previous or {}).get("attempts", 0) + 1 if previous and needs_retry(previous) else 1
+
+    def doc(status, labels=(), reason=None, retryable=False, content_type=None, model_version=None):
+        described = info._replace(content_type=content_type or info.content_type)
+        return documents.build(pid, owner, bucket, key, described, sequencer, status, labels, reason, retryable,
+                               engine=getattr(services.analyzer, "engine", None), model_version=model_version,
+                               attempts=attempts)
+
+    if info.size == 0:
+        return doc(STATUS_UNSUPPORTED, reason="EmptyObject: the object has no bytes"), None
+    if info.size > settings.REKOGNITION_S3_MAX_BYTES:
+        return doc(STATUS_UNSUPPORTED, reason="ImageTooLarge: %d bytes is over the 15 MB limit" % info.size), None
+    head = services.storage.read(key, SNIFF_BYTES) or b""
+    content_type = sniff_image_type(head)
+    if content_type is None:
+        return doc(STATUS_UNSUPPORTED, reason="NotSupportedImageType: only JPEG and PNG images are analysed"), None
+
+    source = PhotoSource(bucket, key, info.etag)
+    min_conf = settings.get_float("MIN_CONFIDENCE", minimum=0, maximum=100)
+    max_labels = settings.get_int("MAX_LABELS", minimum=1, maximum=1000)
+    try:
+        result = call_with_retries(lambda: services.analyzer.analyze(source, min_conf, max_labels),
+                                   deadline=deadline)
+    except ImageRejected as e:
+        return doc(STATUS_FAILED, reason="%s: %s" % (e.code, e.reason) if e.reason != e.code else e.code,
+                   content_type=content_type), None
+    except TransientError as e:
+        return doc(STATUS_FAILED, reason="%s (will be retried)" % e, retryable=True,
+                   content_type=content_type), e
+    return doc(STATUS_INDEXED, normalize_labels(result), content_type=content_type,
+               model_version=result.get("LabelModelVersion")), None
+
+
+def _keeps_current(current, sequencer, etag):
+    """After a write conflict: does the document someone else just wrote win?"""
+    if current is None or needs_retry(current):
+        return False
+    if sequencer and current.get("sequencer") and not sequencer_newer(sequencer, current["sequencer"]):
+        return True
+    return current.get("etag") == etag
+
+
+def _write(services, new, version, sequencer, etag, analysed):
+    """Conditional write; on a conflict, re-read and re-apply the order rules."""
+    for _ in range(WRITE_ATTEMPTS):
+        try:
+            services.index.put(new, version)
+            return new["status"] if analysed else Outcome.UNCHANGED
+        except VersionConflict:
+            current, version = services.index.get(new["photo_id"])
+            if _keeps_current(current, sequencer, etag):
+                return Outcome.STALE
+    raise VersionConflict("photo %s kept changing while being indexed" % new["photo_id"])

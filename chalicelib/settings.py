@@ -1,0 +1,94 @@
+"""Configuration, read lazily from environment variables.
+
+Every value is read when it is asked for, never at import time: the chalice
+test client and the Lambda runtime set the stage's variables after app.py is
+imported.  `.chalice/config.json` sets them per stage; README lists them all.
+"""
+import os
+
+from chalicelib.errors import ConfigurationError
+
+DEFAULTS = {
+    "PHOTO_BUCKET": "",
+    "OPENSEARCH_ENDPOINT": "",
+    "OPENSEARCH_INDEX": "photos",
+    "OPENSEARCH_AUTH": "sigv4",          # sigv4 | none (a local cluster)
+    "OPENSEARCH_SERVICE": "es",          # es (managed domain) | aoss
+    "OPENSEARCH_TIMEOUT_SECONDS": "10",
+    "USER_POOL_ARN": "",
+    "MIN_CONFIDENCE": "55",
+    "MAX_LABELS": "50",
+    "PRESIGN_EXPIRY_SECONDS": "3600",
+    "UPLOAD_MAX_BYTES": str(15 * 1024 * 1024),
+    "UPLOAD_EXPIRY_SECONDS": "900",
+    "PAGE_SIZE": "20",
+    "MAX_PAGE_SIZE": "100",
+    "RETRY_ATTEMPTS": "5",
+    "RETRY_BASE_SECONDS": "0.2",
+    "RETRY_MAX_SECONDS": "5",
+    "RECONCILE_SAFETY_SECONDS": "30",
+    "RECONCILE_BATCH_SIZE": "100",
+    "RECONCILE_STATE_KEY": "system/reconcile-state.json",
+    "LOG_LEVEL": "INFO",
+    # Read when app.py is imported (they declare resources, so `chalice
+    # deploy` and `chalice package` need them then):
+    "RECONCILE_SCHEDULE": "rate(1 hour)",
+}
+
+# Rekognition reads at most 15 MB from S3 (5 MB as inline bytes).
+REKOGNITION_S3_MAX_BYTES = 15 * 1024 * 1024
+
+PHOTO_PREFIX = "usercontent/"
+UPLOAD_CONTENT_TYPES = ("image/jpeg", "image/png")
+
+
+def get(name):
+    """The raw string value of setting `name` (env var, else default)."""
+    if name not in DEFAULTS:
+        raise KeyError("unknown setting %s" % name)
+    return os.environ.get(name, DEFAULTS[name])
+
+
+def declared(name, placeholder):
+    """A value app.py needs at import time to declare a resource.
+
+    `chalice deploy`/`package` set the stage's variables before importing
+    app.py; elsewhere (tests, tools) a clearly fake placeholder is used.
+    """
+    return os.environ.get(name) or DEFAULTS.get(name) or placeholder
+
+
+def require(name):
+    value = get(name)
+    if not value:
+        raise ConfigurationError("setting %s is empty; set it in .chalice/config.json" % name)
+    return value
+
+
+def get_int(name, minimum=None, maximum=None):
+    raw = get(name)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError("setting %s=%r is not an integer" % (name, raw))
+    return _bounded(name, value, minimum, maximum)
+
+
+def get_float(name, minimum=None, maximum=None):
+    raw = get(name)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError("setting %s=%r is not a number" % (name, raw))
+    return _bounded(name, value, minimum, maximum)
+
+
+def _bounded(name, value, minimum, maximum):
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ConfigurationError("setting %s=%r is outside [%s, %s]" % (name, value, minimum, maximum))
+    return value
+
+
+def region():
+    """The AWS region, always explicit (Lambda sets AWS_REGION)."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"

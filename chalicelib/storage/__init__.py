@@ -1,0 +1,39 @@
+"""Object storage: where the photos are.
+
+Interface (every implementation passes tests/contract/test_storage_contract.py):
+
+- ``bucket``: the name used in photo ids.
+- ``head(key) -> ObjectInfo | None``
+- ``read(key, length=None) -> bytes`` (the first `length` bytes, or all)
+- ``list(prefix, start_after="") -> iterator of ObjectInfo`` in ascending
+  UTF-8 byte order of keys, streaming (pages, never the whole listing).
+- ``delete(key)``: deleting a missing key is fine.
+- ``presign_get(key, expires) -> url``
+- ``presign_upload(key, content_types, max_bytes, expires) -> {"url", "fields"}``
+- ``read_state(key) -> str | None``, ``write_state(key, text)``: small
+  system documents (the reconciler's checkpoint), kept outside the photo
+  prefix so they trigger no event.
+"""
+from collections import namedtuple
+
+ObjectInfo = namedtuple("ObjectInfo", "key etag size last_modified content_type")
+ObjectInfo.__new__.__defaults__ = (None,)
+
+# File signatures ("magic numbers") of the formats Rekognition accepts.
+SIGNATURES = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+)
+SNIFF_BYTES = 16
+
+
+def sniff_image_type(head):
+    """The image content type of the first bytes of a file, or None."""
+    for signature, content_type in SIGNATURES:
+        if head.startswith(signature):
+            return content_type
+    return None
+
+
+def normalize_etag(etag):
+    return (etag or "").strip('"')

@@ -1,0 +1,244 @@
+"""The index contract: what every index backend must do, in the same words.
+
+Runs against the OpenSearch adapter talking HTTP to tests/support's local
+OpenSearch server, and also against a real cluster when OPENSEARCH_URL is set
+(e.g. OPENSEARCH_URL=http://127.0.0.1:9200; a throwaway index is created and
+deleted).  Embedded backends join the `index` fixture's parameters.
+"""
+import datetime
+import os
+import uuid
+
+import pytest
+
+from chalicelib.errors import VersionConflict
+from chalicelib.index import ANY, documents
+from chalicelib.index.terms import query_words
+from chalicelib.storage import ObjectInfo
+from tests.conftest import REGION
+from tests.support.rekognition import CAR, DOG, GRASS, PERSON, SPORTS_CAR, STREET, WHEEL
+from chalicelib.analysis import normalize_labels
+
+BACKENDS = ["opensearch-http"] + (["opensearch-live"] if os.environ.get("OPENSEARCH_URL") else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def index(request):
+    from tests.conftest import make_index
+    if request.param == "opensearch-http":
+        server = request.getfixturevalue("opensearch")
+        yield make_index(server.url)
+    else:
+        from chalicelib.index.opensearch import OpenSearchIndex, make_client
+        name = "photo-search-contract-" + uuid.uuid4().hex[:8]
+        idx = OpenSearchIndex(make_client(os.environ["OPENSEARCH_URL"], REGION,
+                                          auth_mode=os.environ.get("OPENSEARCH_AUTH", "none")),
+                              name, refresh="wait_for")
+        idx.ensure_index()
+        yield idx
+        idx.client.indices.delete(index=name)
+
+
+T0 = datetime.datetime(2026, 11, 1, tzinfo=datetime.timezone.utc)
+
+
+def doc(n, owner="alice", labels=(), key=None, status="indexed", minutes=0, bucket="b"):
+    key = key or "usercontent/%s/photo-%03d.jpg" % (owner, n)
+    info = ObjectInfo(key, "etag-%d" % n, 1000 + n, T0 + datetime.timedelta(minutes=minutes or n), "image/jpeg")
+    from chalicelib.keys import photo_id
+    return documents.build(photo_id(bucket, key), owner, bucket, key, info, "", status,
+                           normalize_labels({"Labels": list(labels)}))
+
+
+def put_all(index, *docs):
+    for d in docs:
+        index.put(d)
+    index.refresh()
+    return docs
+
+
+def ids(page):
+    return [h["photo_id"] for h in page.hits]
+
+
+def search(index, owner, q, size=20, after=None):
+    return index.search(owner, query_words(q), size, after)
+
+
+# ---- documents and versions -------------------------------------------------------
+
+def test_get_returns_what_put_stored_and_a_version(index):
+    d = doc(1, labels=[CAR])
+    index.put(d)
+    stored, version = index.get(d["photo_id"])
+    assert stored["key"] == d["key"] and stored["labels"][0]["name"] == "Car"
+    assert stored["labels"][0]["parents"] == ["Vehicle", "Transportation"]
+    assert version is not None
+
+
+def test_get_of_a_missing_document_is_none(index):
+    assert index.get("0" * 32) == (None, None)
+
+
+def test_put_without_version_only_creates(index):
+    d = doc(1)
+    index.put(d)
+    with pytest.raises(VersionConflict):
+        index.put(dict(d, status="failed"))
+
+
+def test_put_with_an_old_version_conflicts_and_current_version_wins(index):
+    d = doc(1)
+    index.put(d)
+    _, v1 = index.get(d["photo_id"])
+    index.put(dict(d, etag="second"), v1)
+    with pytest.raises(VersionConflict):
+        index.put(dict(d, etag="third"), v1)
+    assert index.get(d["photo_id"])[0]["etag"] == "second"
+    index.put(dict(d, etag="forced"), ANY)
+    assert index.get(d["photo_id"])[0]["etag"] == "forced"
+
+
+def test_delete_is_conditional_and_missing_is_fine(index):
+    d = doc(1)
+    index.put(d)
+    _, v1 = index.get(d["photo_id"])
+    index.put(dict(d, etag="changed"), v1)
+    with pytest.raises(VersionConflict):
+        index.delete(d["photo_id"], v1)
+    assert index.delete(d["photo_id"]) is True
+    assert index.delete(d["photo_id"]) is False
+    assert index.get(d["photo_id"]) == (None, None)
+
+
+# ---- matching --------------------------------------------------------------------------
+
+def test_a_label_is_found_by_its_name_parents_and_aliases_in_any_case(index):
+    car, dog = put_all(index, doc(1, labels=[CAR, WHEEL]), doc(2, labels=[DOG, GRASS]))
+    for q in ("car", "CAR", "Vehicle", "transportation", "automobile", "wheel", "machine"):
+        assert ids(search(index, "alice", q)) == [car["photo_id"]], q
+    for q in ("dog", "puppy", "Animal", "mammal", "pets"):
+        assert ids(search(index, "alice", q)) == [dog["photo_id"]], q
+
+
+def test_plural_and_singular_find_the_same_photos(index):
+    car, = put_all(index, doc(1, labels=[CAR, WHEEL]))
+    assert ids(search(index, "alice", "cars")) == [car["photo_id"]]
+    assert ids(search(index, "alice", "wheels")) == [car["photo_id"]]
+
+
+def test_every_word_must_match(index):
+    car, dog, both = put_all(index, doc(1, labels=[CAR]), doc(2, labels=[DOG]),
+                             doc(3, labels=[CAR, DOG]))
+    assert ids(search(index, "alice", "car dog")) == [both["photo_id"]]
+    assert ids(search(index, "alice", "car unicorn")) == []
+
+
+def test_a_multi_word_label_matches_each_of_its_words(index):
+    sports, = put_all(index, doc(1, labels=[SPORTS_CAR]))
+    assert ids(search(index, "alice", "sports car")) == [sports["photo_id"]]
+    assert ids(search(index, "alice", "sports")) == [sports["photo_id"]]
+
+
+def test_categories_and_partial_words_do_not_match(index):
+    put_all(index, doc(1, labels=[CAR]))
+    assert ids(search(index, "alice", "automotive")) == []
+    assert ids(search(index, "alice", "ca")) == []
+
+
+# ---- ranking and pages -------------------------------------------------------------------
+
+def _with_confidence(label, confidence):
+    return dict(label, Confidence=confidence)
+
+
+def test_ranked_by_the_summed_best_confidence_of_each_word(index):
+    low, high, mid = put_all(index,
+                             doc(1, labels=[_with_confidence(CAR, 60.0)]),
+                             doc(2, labels=[_with_confidence(CAR, 99.0)]),
+                             doc(3, labels=[_with_confidence(CAR, 80.0), _with_confidence(SPORTS_CAR, 95.0)]))
+    page = search(index, "alice", "car")
+    # photo 3: its best label containing "car" is Sports Car (95) -> above 80
+    assert ids(page) == [high["photo_id"], mid["photo_id"], low["photo_id"]]
+    assert [round(h["_score"], 1) for h in page.hits] == [99.0, 95.0, 60.0]
+    two = search(index, "alice", "vehicle car")
+    assert round(two.hits[0]["_score"], 1) == 198.0
+
+
+def test_equal_scores_are_ordered_by_photo_id(index):
+    docs = put_all(index, *[doc(n, labels=[CAR]) for n in range(1, 6)])
+    assert ids(search(index, "alice", "car")) == sorted(d["photo_id"] for d in docs)
+
+
+def test_pages_cover_every_match_once_in_a_stable_order(index):
+    docs = put_all(index, *[doc(n, labels=[_with_confidence(CAR, 50.0 + (n % 7))]) for n in range(1, 24)])
+    seen, after, pages = [], None, 0
+    while True:
+        page = search(index, "alice", "car", size=5, after=after)
+        seen.extend(ids(page))
+        pages += 1
+        if not page.next:
+            break
+        after = page.next
+    assert pages == 5
+    assert sorted(seen) == sorted(d["photo_id"] for d in docs) and len(seen) == len(set(seen))
+    assert seen == ids(search(index, "alice", "car", size=50))
+
+
+def test_list_is_newest_upload_first_and_paginates(index):
+    docs = put_all(index, *[doc(n) for n in range(1, 8)])
+    first = index.list("alice", 4)
+    second = index.list("alice", 4, first.next)
+    expected = [d["photo_id"] for d in sorted(docs, key=lambda d: d["uploaded_at"], reverse=True)]
+    assert ids(first) + ids(second) == expected and second.next is None
+
+
+# ---- isolation --------------------------------------------------------------------------
+
+def test_owners_never_see_each_others_photos(index):
+    a, b = put_all(index, doc(1, owner="alice", labels=[DOG]), doc(2, owner="bob", labels=[DOG, PERSON]))
+    assert ids(search(index, "alice", "dog")) == [a["photo_id"]]
+    assert ids(search(index, "bob", "dog")) == [b["photo_id"]]
+    assert ids(search(index, "alice", "person")) == []
+    assert ids(index.list("alice", 10)) == [a["photo_id"]]
+    assert ids(index.list("carol", 10)) == []
+
+
+def test_hostile_query_words_are_just_words(index):
+    dog, = put_all(index, doc(1, labels=[DOG]))
+    assert ids(search(index, "alice", 'dog"}}]}')) == [dog["photo_id"]]
+    assert ids(search(index, "alice", 'dog"}}]} ,{"match_all":{}}')) == []  # "match", "all" are words too
+    assert ids(search(index, "bob", 'dog", "owner": "alice')) == []
+    assert ids(search(index, "bob", "dog OR *")) == []
+
+
+# ---- scan and bulk ----------------------------------------------------------------------
+
+def test_scan_walks_one_bucket_in_key_byte_order_with_versions(index):
+    keys = ["usercontent/u/b.jpg", "usercontent/u/a b.jpg", "usercontent/u/é.jpg", "usercontent/u/Z.jpg",
+            "usercontent/u/a+b.jpg", "usercontent/u/日本.jpg"]
+    for n, key in enumerate(keys):
+        index.put(doc(n, owner="u", key=key))
+    index.put(doc(99, owner="u", key="usercontent/u/other-bucket.jpg", bucket="other"))
+    index.refresh()
+    walked, after = [], ""
+    while True:
+        page = index.scan("b", after, 4)
+        walked.extend(d["key"] for d, _ in page)
+        assert all(v is not None for _, v in page)
+        if len(page) < 4:
+            break
+        after = page[-1][0]["key"]
+    assert walked == sorted(keys, key=lambda k: k.encode("utf-8"))
+
+
+def test_bulk_reports_each_outcome(index):
+    a, b = doc(1), doc(2)
+    index.put(a)
+    _, va = index.get(a["photo_id"])
+    index.put(dict(a, etag="newer"), va)
+    out = index.bulk([("put", doc(3), None), ("put", dict(a, etag="stale"), va), ("delete", b["photo_id"], ANY),
+                      ("put", dict(doc(4)), ANY)])
+    assert out == ["ok", "conflict", "missing", "ok"]
+    assert index.get(a["photo_id"])[0]["etag"] == "newer"
+    assert index.get(doc(3)["photo_id"])[0] is not None

@@ -1,0 +1,107 @@
+"""Deployability: the stage config, the least-privilege policy, and a real
+`chalice package --pkg-format terraform` (offline: no AWS credentials needed)."""
+import ast
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tf")
+    env = dict(os.environ, AWS_DEFAULT_REGION="us-east-1")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
+        env.pop(name, None)
+    chalice = pathlib.Path(sys.executable).parent / "chalice"
+    done = subprocess.run([str(chalice), "package", "--pkg-format", "terraform", "--stage", "dev", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return json.loads((out / "chalice.tf.json").read_text()), out / "deployment.zip"
+
+
+def test_terraform_has_both_s3_notifications_on_the_photo_prefix(package):
+    tf, _ = package
+    bucket = CONFIG["stages"]["dev"]["environment_variables"]["PHOTO_BUCKET"]
+    notification, = tf["resource"]["aws_s3_bucket_notification"].values()
+    assert notification["bucket"] == bucket
+    by_events = {tuple(f["events"]): f for f in notification["lambda_function"]}
+    assert set(by_events) == {("s3:ObjectCreated:*",), ("s3:ObjectRemoved:*",)}
+    assert all(f["filter_prefix"] == "usercontent/" for f in by_events.values())
+    assert "index_photo" in by_events[("s3:ObjectCreated:*",)]["lambda_function_arn"]
+    assert "remove_photo" in by_events[("s3:ObjectRemoved:*",)]["lambda_function_arn"]
+
+
+def test_terraform_has_the_cognito_authorizer_on_every_route(package):
+    tf, _ = package
+    api, = tf["resource"]["aws_api_gateway_rest_api"].values()
+    assert api["body"] == "${local.chalice_api_swagger}"
+    swagger = json.loads(tf["locals"]["chalice_api_swagger"])
+    (name, scheme), = swagger["securityDefinitions"].items()
+    auth = scheme["x-amazon-apigateway-authorizer"]
+    assert auth["type"] == "cognito_user_pools"
+    assert auth["providerARNs"] == [CONFIG["stages"]["dev"]["environment_variables"]["USER_POOL_ARN"]]
+    operations = [(path, method) for path, item in swagger["paths"].items() for method in item if method != "options"]
+    assert sorted(operations) == sorted([("/search", "post"), ("/photos", "get"), ("/photos/{photo_id}", "get"),
+                                         ("/photos/{photo_id}", "delete"), ("/uploads", "post")])
+    for path, method in operations:
+        assert swagger["paths"][path][method]["security"] == [{name: []}], (path, method)
+
+
+def test_terraform_has_the_schedule_and_function_settings(package):
+    tf, _ = package
+    rule, = tf["resource"]["aws_cloudwatch_event_rule"].values()
+    assert rule["schedule_expression"] == CONFIG["stages"]["dev"]["environment_variables"]["RECONCILE_SCHEDULE"]
+    functions = tf["resource"]["aws_lambda_function"]
+    assert functions["reconcile"]["timeout"] == 900
+    assert functions["index_photo"]["environment"]["variables"]["PHOTO_BUCKET"].startswith("photo-search-dev")
+
+
+def test_the_lambda_package_stays_small_and_holds_no_dev_or_model_dependencies(package):
+    _, zip_path = package
+    assert zip_path.stat().st_size < 5 * 1024 * 1024          # chalice's limit is 50 MB
+    tops = {name.split("/")[0] for name in zipfile.ZipFile(zip_path).namelist()}
+    assert {"app.py", "chalicelib", "opensearchpy", "requests_aws4auth"} <= tops
+    assert not tops & {"boto3", "botocore", "moto", "PIL", "pytest", "grpc", "numpy", "onnxruntime"}
+
+
+def _actions(policy):
+    return {a for s in policy["Statement"] for a in s["Action"]}
+
+
+def test_the_policy_is_hand_written_and_least_privilege():
+    stage = CONFIG["stages"]["dev"]
+    assert stage["autogen_policy"] is False and stage["iam_policy_file"] == "policy-dev.json"
+    policy = json.loads((ROOT / ".chalice" / "policy-dev.json").read_text())
+    assert _actions(policy) == {
+        "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "rekognition:DetectLabels",
+        "es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut", "es:ESHttpDelete",
+        "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+    assert not any("*" in a for a in _actions(policy))
+
+
+def test_every_aws_api_the_code_calls_is_in_the_policy():
+    """Each boto3 call in chalicelib maps to an allowed action (HEAD needs GetObject,
+    presigned POST needs PutObject on the signer)."""
+    calls = set()
+    for path in (ROOT / "chalicelib").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) \
+                    and node.value.attr == "client" and node.attr[0].islower():
+                calls.add(node.attr)
+    needed = {"head_object": "s3:GetObject", "get_object": "s3:GetObject", "put_object": "s3:PutObject",
+              "delete_object": "s3:DeleteObject", "get_paginator": "s3:ListBucket",
+              "generate_presigned_url": "s3:GetObject", "generate_presigned_post": "s3:PutObject",
+              "detect_labels": "rekognition:DetectLabels"}
+    opensearch = {"get", "index", "create", "delete", "bulk", "search", "indices"}
+    unknown = calls - set(needed) - opensearch
+    assert not unknown, "add these calls to the policy and this table: %s" % unknown
+    policy = json.loads((ROOT / ".chalice" / "policy-dev.json").read_text())
+    assert {needed[c] for c in calls if c in needed} <= _actions(policy)

@@ -1,0 +1,244 @@
+"""Indexing on upload and removal on delete, through the app's S3 event handlers."""
+import json
+
+import pytest
+
+from chalicelib.keys import photo_id
+from chalicelib.retry import TransientError
+from tests.conftest import BUCKET, s3_event
+from tests.support import images
+from tests.support.rekognition import CAR_ON_STREET, DOG_ON_GRASS
+
+
+def put(s3, key, body=None, content_type="image/jpeg"):
+    body = images.jpeg() if body is None else body
+    return s3.put_object(Bucket=BUCKET, Key=key, Body=body, ContentType=content_type)["ETag"].strip('"')
+
+
+def created(key, etag, seq="0055AED6DCD90281E5", size=1000, bucket=BUCKET, name="ObjectCreated:Put"):
+    return (name, bucket, key, etag, seq, size)
+
+
+def removed(key, seq="0055AED6DCD90281E6", bucket=BUCKET):
+    return ("ObjectRemoved:Delete", bucket, key, None, seq, None)
+
+
+def index_event(client, *records):
+    return client.lambda_.invoke("index_photo", s3_event(records)).payload
+
+
+def remove_event(client, *records):
+    return client.lambda_.invoke("remove_photo", s3_event(records)).payload
+
+
+def stored(services, key):
+    return services.index.get(photo_id(BUCKET, key))[0]
+
+
+def test_an_uploaded_photo_is_analysed_and_stored_with_everything(client, services, s3, rekognition):
+    key = "usercontent/alice/trips/car.jpg"
+    etag = put(s3, key)
+    rekognition.labels(BUCKET, key, CAR_ON_STREET)
+    assert index_event(client, created(key, etag)) == ["indexed"]
+    doc = stored(services, key)
+    assert doc["photo_id"] == photo_id(BUCKET, key) and doc["owner"] == "alice" and doc["bucket"] == BUCKET
+    assert doc["key"] == key and doc["etag"] == etag and doc["status"] == "indexed"
+    assert doc["content_type"] == "image/jpeg" and doc["size"] == len(images.jpeg())
+    assert doc["uploaded_at"].endswith("Z") and doc["indexed_at"].endswith("Z")
+    assert doc["engine"] == "rekognition" and doc["label_model_version"] == "3.0"
+    car = doc["labels"][0]
+    assert car["name"] == "Car" and car["confidence"] == 98.7
+    assert car["parents"] == ["Vehicle", "Transportation"] and car["aliases"] == ["Automobile"]
+    assert car["categories"] == ["Vehicles and Automotive"]
+    assert car["instances"] == [{"box": {"width": 0.5, "height": 0.4, "left": 0.1, "top": 0.35},
+                                 "confidence": 98.7}]
+    assert {"car", "vehicle", "transportation", "automobile", "wheel", "street", "road"} <= set(doc["search_terms"])
+
+
+def test_every_record_of_an_event_is_handled(client, services, s3, rekognition):
+    keys = ["usercontent/alice/a.jpg", "usercontent/bob/b.png", "usercontent/alice/c.jpg"]
+    etags = [put(s3, keys[0]), put(s3, keys[1], images.png(), "image/png"), put(s3, keys[2])]
+    for key, response in zip(keys, (CAR_ON_STREET, DOG_ON_GRASS, DOG_ON_GRASS)):
+        rekognition.labels(BUCKET, key, response)
+    out = index_event(client, *[created(k, e) for k, e in zip(keys, etags)])
+    assert out == ["indexed"] * 3
+    assert stored(services, keys[1])["owner"] == "bob" and stored(services, keys[1])["content_type"] == "image/png"
+
+
+@pytest.mark.parametrize("key", [
+    "usercontent/alice/summer holiday/beach day.jpg",
+    "usercontent/alice/1+1=2.jpg",
+    "usercontent/alice/Fotos/Zürich/Mädchen 日本.jpg",
+    "usercontent/alice/100%/a&b?c#d.jpg",
+])
+def test_odd_keys_are_decoded_from_the_event(client, services, s3, rekognition, key):
+    etag = put(s3, key)
+    rekognition.labels(BUCKET, key, DOG_ON_GRASS)
+    assert index_event(client, created(key, etag)) == ["indexed"]
+    assert stored(services, key)["key"] == key
+
+
+def test_keys_outside_the_layout_and_other_events_are_ignored(client, services, s3):
+    etag = put(s3, "usercontent/alice/x.jpg")
+    out = index_event(client,
+                      created("thumbnails/alice/x.jpg", etag), created("usercontent/alice/", etag),
+                      created("usercontent/x.jpg", etag), created("usercontent/alice/x.jpg", etag, bucket="elsewhere"),
+                      created("usercontent/alice/x.jpg", etag, name="ObjectRestore:Completed"))
+    assert out == ["ignored"] * 5
+
+
+def test_a_duplicate_event_does_nothing_new(client, services, s3, rekognition):
+    key = "usercontent/alice/car.jpg"
+    etag = put(s3, key)
+    rekognition.labels(BUCKET, key, CAR_ON_STREET)
+    assert index_event(client, created(key, etag)) == ["indexed"]
+    first = stored(services, key)
+    # no second DetectLabels is queued: the Stubber would fail the call
+    assert index_event(client, created(key, etag)) == ["duplicate"]
+    assert stored(services, key) == first
+
+
+def test_an_older_event_never_overwrites_newer_data(client, services, s3, rekognition):
+    key = "usercontent/alice/photo.jpg"
+    put(s3, key, images.jpeg(color=(1, 2, 3)))
+    new_etag = put(s3, key, images.jpeg(color=(9, 9, 9)))
+    rekognition.labels(BUCKET, key, DOG_ON_GRASS)
+    assert index_event(client, created(key, new_etag, seq="0055AED6DCD9028200")) == ["indexed"]
+    assert index_event(client, created(key, "old-etag", seq="0055AED6DCD90281FF")) == ["stale"]
+    assert stored(services, key)["etag"] == new_etag
+
+
+def test_an_event_for_content_that_has_since_changed_waits_for_its_own_event(client, services, s3):
+    key = "usercontent/alice/photo.jpg"
+    put(s3, key)
+    assert index_event(client, created(key, "etag-of-an-earlier-version")) == ["superseded"]
+    assert stored(services, key) is None
+
+
+def test_an_event_for_a_deleted_object_stores_nothing(client, services):
+    assert index_event(client, created("usercontent/alice/gone.jpg", "abc")) == ["gone"]
+    assert stored(services, "usercontent/alice/gone.jpg") is None
+
+
+def test_sequencers_of_different_lengths_compare_after_right_padding(client, services, s3, rekognition):
+    key = "usercontent/alice/p.jpg"
+    etag = put(s3, key)
+    rekognition.labels(BUCKET, key, DOG_ON_GRASS)
+    assert index_event(client, created(key, etag, seq="0055AED6DCD90281E5AB")) == ["indexed"]
+    # "0055AED6DCD90281E5" pads to ...E500 < ...E5AB: older
+    assert index_event(client, created(key, etag, seq="0055AED6DCD90281E5")) == ["stale"]
+
+
+def test_a_non_image_is_stored_as_unsupported_with_a_reason(client, services, s3):
+    key = "usercontent/alice/not-really.jpg"
+    etag = put(s3, key, b"%PDF-1.7 this is not a picture at all")
+    assert index_event(client, created(key, etag)) == ["unsupported"]
+    doc = stored(services, key)
+    assert doc["status"] == "unsupported" and doc["reason"].startswith("NotSupportedImageType")
+    assert doc["labels"] == [] and doc["retryable"] is False
+
+
+@pytest.mark.parametrize("body,reason", [
+    (b"", "EmptyObject"),
+    (b"\xff\xd8\xff" + b"\0" * (15 * 1024 * 1024 + 1), "ImageTooLarge"),
+    (b"GIF89a" + b"\0" * 64, "NotSupportedImageType"),
+    (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "NotSupportedImageType"),
+])
+def test_unsupported_objects_are_recorded_without_calling_rekognition(client, services, s3, body, reason):
+    key = "usercontent/alice/file.png"
+    etag = put(s3, key, body)
+    assert index_event(client, created(key, etag)) == ["unsupported"]
+    assert stored(services, key)["reason"].startswith(reason)
+
+
+@pytest.mark.parametrize("code", ["InvalidImageFormatException", "ImageTooLargeException",
+                                  "InvalidParameterException"])
+def test_images_rekognition_rejects_are_failed_with_a_visible_reason(client, services, s3, rekognition, code):
+    key = "usercontent/alice/bad.jpg"
+    etag = put(s3, key, b"\xff\xd8\xff\xe0 truncated jpeg")
+    rekognition.error(code, "Request has invalid image format")
+    assert index_event(client, created(key, etag)) == ["failed"]
+    doc = stored(services, key)
+    assert doc["status"] == "failed" and doc["retryable"] is False
+    assert doc["reason"] == "%s: Request has invalid image format" % code.replace("Exception", "")
+
+
+def test_throttling_is_retried_with_backoff_then_succeeds(client, services, s3, rekognition, monkeypatch):
+    monkeypatch.setenv("RETRY_ATTEMPTS", "4")
+    key = "usercontent/alice/car.jpg"
+    etag = put(s3, key)
+    rekognition.error("ThrottlingException", "Rate exceeded")
+    rekognition.error("ProvisionedThroughputExceededException", status=400)
+    rekognition.error("InternalServerError", status=500)
+    rekognition.labels(BUCKET, key, CAR_ON_STREET)
+    assert index_event(client, created(key, etag)) == ["indexed"]
+
+
+def test_persistent_throttling_is_recorded_then_raised_for_lambda_to_retry(client, services, s3, rekognition,
+                                                                          monkeypatch):
+    monkeypatch.setenv("RETRY_ATTEMPTS", "3")
+    key = "usercontent/alice/car.jpg"
+    etag = put(s3, key)
+    for _ in range(3):
+        rekognition.error("ThrottlingException", "Rate exceeded")
+    with pytest.raises(TransientError):
+        index_event(client, created(key, etag))
+    doc = stored(services, key)
+    assert doc["status"] == "failed" and doc["retryable"] is True and "ThrottlingException" in doc["reason"]
+    # Lambda's retry of the same event is not a duplicate: it analyses again
+    rekognition.labels(BUCKET, key, CAR_ON_STREET)
+    assert index_event(client, created(key, etag)) == ["indexed"]
+    assert stored(services, key)["attempts"] == 2
+
+
+def test_a_transient_failure_does_not_stop_the_other_records(client, services, s3, rekognition, monkeypatch):
+    monkeypatch.setenv("RETRY_ATTEMPTS", "1")
+    a, b = "usercontent/alice/a.jpg", "usercontent/alice/b.jpg"
+    ea, eb = put(s3, a), put(s3, b)
+    rekognition.error("ThrottlingException")
+    rekognition.labels(BUCKET, b, DOG_ON_GRASS)
+    with pytest.raises(TransientError):
+        index_event(client, created(a, ea), created(b, eb))
+    assert stored(services, a)["status"] == "failed" and stored(services, b)["status"] == "indexed"
+
+
+def test_removal_deletes_the_document_and_is_idempotent(client, services, s3, rekognition):
+    key = "usercontent/alice/car.jpg"
+    etag = put(s3, key)
+    rekognition.labels(BUCKET, key, CAR_ON_STREET)
+    index_event(client, created(key, etag))
+    s3.delete_object(Bucket=BUCKET, Key=key)
+    assert remove_event(client, removed(key)) == ["removed"]
+    assert stored(services, key) is None
+    assert remove_event(client, removed(key)) == ["absent"]
+
+
+def test_a_late_removal_event_keeps_a_newer_upload(client, services, s3, rekognition):
+    key = "usercontent/alice/car.jpg"
+    etag = put(s3, key)
+    rekognition.labels(BUCKET, key, CAR_ON_STREET)
+    index_event(client, created(key, etag, seq="00000000000000000A"))
+    assert remove_event(client, removed(key, seq="000000000000000009")) == ["stale"]
+    assert stored(services, key) is not None
+
+
+def test_the_removal_handler_ignores_creation_records(client, services, s3, rekognition):
+    key = "usercontent/alice/car.jpg"
+    etag = put(s3, key)
+    rekognition.labels(BUCKET, key, CAR_ON_STREET)
+    index_event(client, created(key, etag))
+    assert remove_event(client, created(key, etag)) == ["ignored"]
+    assert stored(services, key) is not None
+
+
+def test_each_event_logs_one_json_line_with_photo_id_and_outcome(client, services, s3, rekognition, capsys):
+    key = "usercontent/alice/car.jpg"
+    etag = put(s3, key)
+    rekognition.labels(BUCKET, key, CAR_ON_STREET)
+    capsys.readouterr()
+    index_event(client, created(key, etag))
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line["event"], line["outcome"], line["photo_id"]) for line in lines] == [
+        ("index", "indexed", photo_id(BUCKET, key))]
+    assert lines[0]["labels"] == 3 and lines[0]["level"] == "INFO" and "ms" in lines[0]
+    assert key not in json.dumps(lines)  # keys (user content) stay out of logs

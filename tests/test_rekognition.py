@@ -1,0 +1,52 @@
+"""The Rekognition analyzer at the boto3 boundary (botocore Stubber)."""
+import pytest
+
+from chalicelib.analysis import ImageRejected, PhotoSource, normalize_labels
+from chalicelib.analysis.rekognition import RekognitionAnalyzer
+from chalicelib.retry import TransientError, call_with_retries
+from tests.support.rekognition import CAR_ON_STREET
+
+SOURCE = PhotoSource("bucket", "usercontent/a/b c.jpg", "etag")
+
+
+def test_detect_labels_reads_the_s3_object_with_the_configured_limits(rekognition):
+    rekognition.labels("bucket", "usercontent/a/b c.jpg", CAR_ON_STREET, min_confidence=70.0, max_labels=10)
+    result = RekognitionAnalyzer(rekognition.client).analyze(SOURCE, 70.0, 10)
+    assert [lab["Name"] for lab in result["Labels"]] == ["Car", "Wheel", "Street"]
+    assert result["LabelModelVersion"] == "3.0"
+
+
+@pytest.mark.parametrize("code,error", [
+    ("InvalidImageFormatException", ImageRejected), ("ImageTooLargeException", ImageRejected),
+    ("InvalidParameterException", ImageRejected), ("ThrottlingException", TransientError),
+    ("ProvisionedThroughputExceededException", TransientError), ("InternalServerError", TransientError),
+    ("AccessDeniedException", TransientError), ("InvalidS3ObjectException", TransientError),
+])
+def test_error_codes_are_classified(rekognition, code, error):
+    rekognition.error(code)
+    with pytest.raises(error):
+        RekognitionAnalyzer(rekognition.client).analyze(SOURCE, 55.0, 50)
+
+
+def test_backoff_waits_grow_with_full_jitter_and_stop_at_the_deadline():
+    waits, calls = [], []
+
+    def flaky():
+        calls.append(1)
+        raise TransientError("ThrottlingException")
+
+    with pytest.raises(TransientError):
+        call_with_retries(flaky, attempts=5, base=0.1, cap=0.3, sleep=waits.append)
+    assert len(calls) == 5 and len(waits) == 4
+    assert all(0 <= w <= cap for w, cap in zip(waits, [0.1, 0.2, 0.3, 0.3]))
+    calls.clear()
+    with pytest.raises(TransientError):
+        call_with_retries(flaky, attempts=5, base=10, cap=10, sleep=waits.append, deadline=0)
+    assert len(calls) == 1
+
+
+def test_labels_are_normalized_and_ordered_by_confidence():
+    labels = normalize_labels({"Labels": list(reversed(CAR_ON_STREET["Labels"]))})
+    assert [lab["name"] for lab in labels] == ["Car", "Wheel", "Street"]
+    assert labels[1]["instances"][1] == {"box": {"width": 0.1, "height": 0.12, "left": 0.48, "top": 0.61},
+                                         "confidence": 88.0}
