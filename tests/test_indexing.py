@@ -242,3 +242,15 @@ def test_each_event_logs_one_json_line_with_photo_id_and_outcome(client, service
         ("index", "indexed", photo_id(BUCKET, key))]
     assert lines[0]["labels"] == 3 and lines[0]["level"] == "INFO" and "ms" in lines[0]
     assert key not in json.dumps(lines)  # keys (user content) stay out of logs
+
+
+def test_the_test_clients_own_s3_event_is_handled(client, services, s3, rekognition):
+    key = "usercontent/alice/generated.jpg"
+    etag = put(s3, key)
+    event = client.events.generate_s3_event(bucket=BUCKET, key=key)
+    event["Records"][0]["s3"]["object"]["eTag"] = etag
+    rekognition.labels(BUCKET, key, CAR_ON_STREET)
+    assert client.lambda_.invoke("index_photo", event).payload == ["indexed"]
+    delete = client.events.generate_s3_event(bucket=BUCKET, key=key, event_name="ObjectRemoved:Delete")
+    delete["Records"][0]["s3"]["object"]["sequencer"] = "005B039F73C627CE8C"   # later than the upload
+    assert client.lambda_.invoke("remove_photo", delete).payload == ["removed"]
