@@ -10,6 +10,7 @@ import boto3
 from botocore.config import Config
 
 from chalicelib import settings
+from chalicelib.errors import ConfigurationError
 from chalicelib.pipeline import Services
 
 _lock = threading.RLock()
@@ -62,10 +63,17 @@ def index():
 
 
 def analyzer():
+    """ANALYSIS_ENGINE picks the engine: `rekognition` (AWS) or `local` (models on this CPU)."""
     def build():
-        from chalicelib.analysis.rekognition import RekognitionAnalyzer
-        # Our own backoff with jitter handles retries (chalicelib.retry).
-        return RekognitionAnalyzer(boto_client("rekognition", retries={"total_max_attempts": 1}))
+        engine = settings.get("ANALYSIS_ENGINE")
+        if engine == "local":
+            from chalicelib.analysis.local import LocalAnalyzer
+            return LocalAnalyzer()
+        if engine == "rekognition":
+            from chalicelib.analysis.rekognition import RekognitionAnalyzer
+            # Our own backoff with jitter handles retries (chalicelib.retry).
+            return RekognitionAnalyzer(boto_client("rekognition", retries={"total_max_attempts": 1}))
+        raise ConfigurationError("ANALYSIS_ENGINE=%r: choose rekognition or local" % engine)
     return _get("analyzer", build)
 
 

@@ -30,6 +30,11 @@ DEFAULTS = {
     "RECONCILE_BATCH_SIZE": "100",
     "RECONCILE_STATE_KEY": "system/reconcile-state.json",
     "LOG_LEVEL": "INFO",
+    "ANALYSIS_ENGINE": "rekognition",    # rekognition | local
+    "ANALYSIS_FEATURES": "labels",       # comma-separated: labels,text,properties
+    "LOCAL_MODELS_DIR": "",              # default: <project>/var/models
+    "LOCAL_THREADS": "0",                # onnxruntime intra-op threads (0: all cores)
+    "DECODE_MAX_PIXELS": "100000000",    # refuse larger images (decompression bombs)
     # Read when app.py is imported (they declare resources, so `chalice
     # deploy` and `chalice package` need them then):
     "RECONCILE_SCHEDULE": "rate(1 hour)",
@@ -87,6 +92,19 @@ def _bounded(name, value, minimum, maximum):
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise ConfigurationError("setting %s=%r is outside [%s, %s]" % (name, value, minimum, maximum))
     return value
+
+
+FEATURES = ("labels", "text", "properties")
+
+
+def features():
+    """The enabled analysis features, validated."""
+    chosen = tuple(f.strip().lower() for f in get("ANALYSIS_FEATURES").split(",") if f.strip())
+    unknown = set(chosen) - set(FEATURES)
+    if unknown or not chosen:
+        raise ConfigurationError("ANALYSIS_FEATURES=%r: choose from %s" % (get("ANALYSIS_FEATURES"),
+                                                                          ",".join(FEATURES)))
+    return chosen
 
 
 def region():

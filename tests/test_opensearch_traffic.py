@@ -54,16 +54,17 @@ def test_every_search_filters_by_owner_on_the_server(opensearch):
     for body in bodies:
         assert {"term": {"owner": "alice"}} in body["query"]["bool"]["filter"]
     must = bodies[0]["query"]["bool"]["must"]
-    assert [m["nested"]["query"]["function_score"]["query"] for m in must] == [
-        {"term": {"labels.terms": "car"}}, {"term": {"labels.terms": "red"}}]
+    assert [[q["nested"]["query"]["function_score"]["query"] for q in m["dis_max"]["queries"]] for m in must] == [
+        [{"term": {"labels.terms": "car"}}, {"term": {"text_lines.terms": "car"}}],
+        [{"term": {"labels.terms": "red"}}, {"term": {"text_lines.terms": "red"}}]]
 
 
 def test_query_words_travel_as_json_values(opensearch):
     index = make_index(opensearch.url)
     index.search("alice", ['x"}},{"match_all":{}}'], 10)
     body = opensearch.requests[-1].json()
-    assert body["query"]["bool"]["must"][0]["nested"]["query"]["function_score"]["query"] == {
-        "term": {"labels.terms": 'x"}},{"match_all":{}}'}}
+    clause = body["query"]["bool"]["must"][0]["dis_max"]["queries"][0]
+    assert clause["nested"]["query"]["function_score"]["query"] == {"term": {"labels.terms": 'x"}},{"match_all":{}}'}}
 
 
 def test_bulk_sends_ndjson_with_conditional_writes(opensearch):

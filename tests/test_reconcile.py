@@ -119,8 +119,8 @@ def test_a_document_written_by_an_event_during_the_walk_wins(services, s3, rekog
     class EventArrivesDuringAnalysis:
         engine = "rekognition"
 
-        def analyze(self, source, min_confidence, max_labels):
-            result = real_analyzer.analyze(source, min_confidence, max_labels)
+        def analyze(self, source, features, min_confidence, max_labels):
+            result = real_analyzer.analyze(source, features, min_confidence, max_labels)
             doc = documents.build(photo_id(BUCKET, key), "alice", BUCKET, key,
                                   ObjectInfo(key, "from-event", 1, None, "image/jpeg"), "0F", "indexed")
             services.index.put(doc)

@@ -11,7 +11,7 @@ SOURCE = PhotoSource("bucket", "usercontent/a/b c.jpg", "etag")
 
 def test_detect_labels_reads_the_s3_object_with_the_configured_limits(rekognition):
     rekognition.labels("bucket", "usercontent/a/b c.jpg", CAR_ON_STREET, min_confidence=70.0, max_labels=10)
-    result = RekognitionAnalyzer(rekognition.client).analyze(SOURCE, 70.0, 10)
+    result = RekognitionAnalyzer(rekognition.client).analyze(SOURCE, ("labels",), 70.0, 10)
     assert [lab["Name"] for lab in result["Labels"]] == ["Car", "Wheel", "Street"]
     assert result["LabelModelVersion"] == "3.0"
 
@@ -25,7 +25,7 @@ def test_detect_labels_reads_the_s3_object_with_the_configured_limits(rekognitio
 def test_error_codes_are_classified(rekognition, code, error):
     rekognition.error(code)
     with pytest.raises(error):
-        RekognitionAnalyzer(rekognition.client).analyze(SOURCE, 55.0, 50)
+        RekognitionAnalyzer(rekognition.client).analyze(SOURCE, ("labels",), 55.0, 50)
 
 
 def test_backoff_waits_grow_with_full_jitter_and_stop_at_the_deadline():
@@ -50,3 +50,29 @@ def test_labels_are_normalized_and_ordered_by_confidence():
     assert [lab["name"] for lab in labels] == ["Car", "Wheel", "Street"]
     assert labels[1]["instances"][1] == {"box": {"width": 0.1, "height": 0.12, "left": 0.48, "top": 0.61},
                                          "confidence": 88.0}
+
+
+def test_text_and_properties_are_separate_billed_calls_in_rekognitions_shapes(rekognition):
+    text = {"TextDetections": [
+        {"DetectedText": "OPEN", "Type": "LINE", "Id": 0, "Confidence": 99.1,
+         "Geometry": {"BoundingBox": {"Width": 0.3, "Height": 0.1, "Left": 0.1, "Top": 0.2}, "Polygon": []}},
+        {"DetectedText": "OPEN", "Type": "WORD", "Id": 1, "ParentId": 0, "Confidence": 99.1,
+         "Geometry": {"BoundingBox": {"Width": 0.3, "Height": 0.1, "Left": 0.1, "Top": 0.2}, "Polygon": []}}]}
+    props = dict(CAR_ON_STREET, ImageProperties={
+        "Quality": {"Brightness": 61.2, "Sharpness": 88.4, "Contrast": 70.0},
+        "DominantColors": [{"Red": 200, "Green": 30, "Blue": 30, "HexCode": "#C81E1E", "CSSColor": "firebrick",
+                            "SimplifiedColor": "red", "PixelPercent": 41.5}]})
+    rekognition.stubber.add_response("detect_labels", props, {
+        "Image": {"S3Object": {"Bucket": "bucket", "Name": SOURCE.key}}, "MaxLabels": 50, "MinConfidence": 55.0,
+        "Features": ["GENERAL_LABELS", "IMAGE_PROPERTIES"]})
+    rekognition.stubber.add_response("detect_text", text, {"Image": {"S3Object": {"Bucket": "bucket",
+                                                                                   "Name": SOURCE.key}}})
+    result = RekognitionAnalyzer(rekognition.client).analyze(SOURCE, ("labels", "text", "properties"), 55.0, 50)
+    from chalicelib.analysis import normalize_properties, normalize_text
+    assert normalize_text(result["TextDetections"]) == [{
+        "text": "OPEN", "confidence": 99.1, "box": {"width": 0.3, "height": 0.1, "left": 0.1, "top": 0.2},
+        "words": [{"text": "OPEN", "confidence": 99.1, "box": {"width": 0.3, "height": 0.1, "left": 0.1,
+                                                              "top": 0.2}}]}]
+    assert normalize_properties(result["ImageProperties"]) == {
+        "quality": {"brightness": 61.2, "sharpness": 88.4, "contrast": 70.0},
+        "dominant_colors": [{"hex": "#C81E1E", "css": "firebrick", "simplified": "red", "percent": 41.5}]}

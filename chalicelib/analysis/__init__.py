@@ -1,9 +1,16 @@
 """Image analysis.  Rekognition's response shapes are the common currency.
 
-Interface: ``analyze(source, min_confidence, max_labels) -> dict`` returning
-DetectLabels' shape: ``{"Labels": [{"Name", "Confidence", "Parents": [{"Name"}],
-"Aliases": [{"Name"}], "Categories": [{"Name"}], "Instances": [{"BoundingBox",
-"Confidence"}]}], "LabelModelVersion": str}``.
+Interface: ``analyze(source, features, min_confidence, max_labels) -> dict``
+with, for each enabled feature, the key Rekognition's API answers with:
+
+- "labels": DetectLabels' ``Labels`` [{"Name", "Confidence", "Parents": [{"Name"}],
+  "Aliases": [{"Name"}], "Categories": [{"Name"}], "Instances": [{"BoundingBox",
+  "Confidence"}]}] and ``LabelModelVersion``;
+- "text": DetectText's ``TextDetections`` (LINE and WORD, Geometry, ParentId);
+- "properties": DetectLabels' ``ImageProperties`` (Quality, DominantColors).
+
+`source` is a PhotoSource; ``source.fetch()`` returns the object's bytes (the
+local engine reads them; Rekognition reads the S3 object itself).
 
 It raises:
 - ImageRejected: the image itself is the problem (format, size, dimensions);
@@ -13,7 +20,8 @@ It raises:
 """
 from collections import namedtuple
 
-PhotoSource = namedtuple("PhotoSource", "bucket key etag")
+PhotoSource = namedtuple("PhotoSource", "bucket key etag fetch")
+PhotoSource.__new__.__defaults__ = (None,)
 
 
 class ImageRejected(Exception):
@@ -40,3 +48,33 @@ def normalize_labels(response):
         })
     labels.sort(key=lambda lab: (-lab["confidence"], lab["name"]))
     return labels
+
+
+def normalize_text(detections):
+    """DetectText's LINE/WORD detections -> the index's text lines, each with its words."""
+    lines, by_id = [], {}
+    for det in detections or ():
+        if det.get("Type") == "LINE":
+            line = {"text": det["DetectedText"], "confidence": round(float(det.get("Confidence", 0.0)), 3),
+                    "box": _box(det), "words": []}
+            by_id[det.get("Id")] = line
+            lines.append(line)
+    for det in detections or ():
+        if det.get("Type") == "WORD" and det.get("ParentId") in by_id:
+            by_id[det["ParentId"]]["words"].append({
+                "text": det["DetectedText"], "confidence": round(float(det.get("Confidence", 0.0)), 3),
+                "box": _box(det)})
+    return lines
+
+
+def _box(det):
+    return {k.lower(): round(float(v), 6) for k, v in det.get("Geometry", {}).get("BoundingBox", {}).items()}
+
+
+def normalize_properties(props):
+    if not props:
+        return None
+    quality = {k.lower(): round(float(v), 2) for k, v in props.get("Quality", {}).items()}
+    colors = [{"hex": c.get("HexCode"), "css": c.get("CSSColor"), "simplified": c.get("SimplifiedColor"),
+               "percent": round(float(c.get("PixelPercent", 0.0)), 2)} for c in props.get("DominantColors", ())]
+    return {"quality": quality, "dominant_colors": colors}

@@ -23,11 +23,27 @@ class RekognitionAnalyzer:
     def __init__(self, client):
         self.client = client
 
-    def analyze(self, source, min_confidence, max_labels):
+    def analyze(self, source, features, min_confidence, max_labels):
+        """One API call per enabled feature (each is billed separately)."""
+        image = {"S3Object": {"Bucket": source.bucket, "Name": source.key}}
+        result = {}
+        if "labels" in features or "properties" in features:
+            kwargs = {"Image": image, "MaxLabels": max_labels, "MinConfidence": min_confidence}
+            if "properties" in features:
+                kwargs["Features"] = ["GENERAL_LABELS", "IMAGE_PROPERTIES"] if "labels" in features \
+                    else ["IMAGE_PROPERTIES"]
+            response = self._call(self.client.detect_labels, **kwargs)
+            result["Labels"] = response.get("Labels", []) if "labels" in features else []
+            result["LabelModelVersion"] = response.get("LabelModelVersion", "")
+            if "properties" in features:
+                result["ImageProperties"] = response.get("ImageProperties")
+        if "text" in features:
+            result["TextDetections"] = self._call(self.client.detect_text, Image=image).get("TextDetections", [])
+        return result
+
+    def _call(self, fn, **kwargs):
         try:
-            response = self.client.detect_labels(
-                Image={"S3Object": {"Bucket": source.bucket, "Name": source.key}},
-                MaxLabels=max_labels, MinConfidence=min_confidence)
+            return fn(**kwargs)
         except botocore.exceptions.ClientError as e:
             err = e.response.get("Error", {})
             code, message = err.get("Code", "Unknown"), err.get("Message", "")
@@ -36,5 +52,3 @@ class RekognitionAnalyzer:
             raise TransientError(code, message)
         except botocore.exceptions.BotoCoreError as e:
             raise TransientError(type(e).__name__, str(e))
-        return {"Labels": response.get("Labels", []),
-                "LabelModelVersion": response.get("LabelModelVersion", "")}

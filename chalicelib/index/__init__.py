@@ -23,9 +23,9 @@ Interface (every implementation passes tests/contract/test_index_contract.py):
 Query semantics, identical on every backend:
 - Words come from chalicelib.index.terms.query_words (case-insensitive, plural
   folded).  A photo matches when EVERY word is a term of at least one of its
-  labels (label name, any parent, any alias).
-- Score: for each word, the highest confidence among the labels it matches;
-  summed over the words.  Order: score descending, then photo id ascending.
+  labels (label name, any parent, any alias) or of a line of text read in it.
+- Score: for each word, the highest confidence among the labels and text lines
+  it matches; summed over the words.  Order: score descending, then photo id.
 - Pages: `after` is the opaque `next` of the previous Page; the order is total,
   so pages never repeat or skip a photo that did not change.
 """

@@ -1,7 +1,7 @@
 """The photo document: what the index stores for one photo."""
 from datetime import datetime, timezone
 
-from chalicelib.index.terms import label_terms
+from chalicelib.index.terms import label_terms, tokens
 
 STATUS_INDEXED = "indexed"
 STATUS_UNSUPPORTED = "unsupported"
@@ -24,12 +24,14 @@ def iso(value):
 
 
 def build(photo_id, owner, bucket, key, info, sequencer, status, labels=(), reason=None,
-          retryable=False, engine=None, model_version=None, attempts=0):
-    """A complete document.  `info` is the storage ObjectInfo read just before analysis."""
+          retryable=False, engine=None, model_version=None, attempts=0, text=(), properties=None):
+    """A complete document.  `info` is the storage ObjectInfo read just before analysis;
+    `labels`, `text` and `properties` come from chalicelib.analysis.normalize_*."""
     labels = [dict(label, terms=label_terms(label)) for label in labels]
+    text = [dict(line, terms=_distinct(tokens(line["text"]))) for line in text]
     search_terms = []
-    for label in labels:
-        search_terms.extend(t for t in label["terms"] if t not in search_terms)
+    for item in labels + text:
+        search_terms.extend(t for t in item["terms"] if t not in search_terms)
     return {
         "photo_id": photo_id,
         "owner": owner,
@@ -48,8 +50,18 @@ def build(photo_id, owner, bucket, key, info, sequencer, status, labels=(), reas
         "engine": engine,
         "label_model_version": model_version,
         "labels": labels,
+        "text_lines": text,
+        "properties": properties,
         "search_terms": search_terms,
     }
+
+
+def _distinct(words):
+    out = []
+    for w in words:
+        if w not in out:
+            out.append(w)
+    return out
 
 
 def public(doc, url=None):
@@ -63,7 +75,10 @@ def public(doc, url=None):
         "indexed_at": doc.get("indexed_at"),
         "status": doc["status"],
         "labels": [{k: v for k, v in label.items() if k != "terms"} for label in doc.get("labels", ())],
+        "text": [{k: v for k, v in line.items() if k != "terms"} for line in doc.get("text_lines", ())],
     }
+    if doc.get("properties"):
+        out["properties"] = doc["properties"]
     if doc.get("reason"):
         out["reason"] = doc["reason"]
     if url:

@@ -27,10 +27,15 @@ MAPPINGS = {
             "parents": KEYWORD, "aliases": KEYWORD, "categories": KEYWORD, "terms": KEYWORD,
             "instances": {"type": "object", "enabled": False},
         }},
+        "text_lines": {"type": "nested", "properties": {
+            "text": {"type": "text"}, "terms": KEYWORD, "confidence": {"type": "float"},
+            "box": {"type": "object", "enabled": False}, "words": {"type": "object", "enabled": False},
+        }},
+        "properties": {"type": "object", "enabled": False},
     },
 }
 SETTINGS = {"index": {"number_of_shards": 1}}
-HIDDEN = ["search_terms", "labels.terms"]
+HIDDEN = ["search_terms", "labels.terms", "text_lines.terms"]
 
 
 def make_client(endpoint, region, auth_mode="sigv4", service="es", timeout=10, credentials=None):
@@ -47,12 +52,16 @@ def make_client(endpoint, region, auth_mode="sigv4", service="es", timeout=10, c
                       timeout=timeout, max_retries=2, retry_on_timeout=True)
 
 
-def word_clause(word):
-    """Score of one query word: the highest confidence of a label it matches."""
-    return {"nested": {"path": "labels", "score_mode": "max", "query": {"function_score": {
-        "query": {"term": {"labels.terms": word}},
-        "field_value_factor": {"field": "labels.confidence", "factor": 1, "missing": 0},
+def _best(path, word):
+    return {"nested": {"path": path, "score_mode": "max", "query": {"function_score": {
+        "query": {"term": {path + ".terms": word}},
+        "field_value_factor": {"field": path + ".confidence", "factor": 1, "missing": 0},
         "boost_mode": "replace"}}}}
+
+
+def word_clause(word):
+    """Score of one query word: the highest confidence of a label or a text line it matches."""
+    return {"dis_max": {"tie_breaker": 0.0, "queries": [_best("labels", word), _best("text_lines", word)]}}
 
 
 def search_body(owner, words, size, after):

