@@ -157,3 +157,49 @@ def test_concurrent_requests_share_one_model_and_agree():
     [t.start() for t in threads]
     [t.join() for t in threads]
     assert not errors and len(results) == 4 and all(r == results[0] for r in results)
+
+
+# ---- faces ------------------------------------------------------------------------------------
+
+def faces_of(engine, name, features=("faces",)):
+    return analyze(engine, photos.encode(photos.load(name)), features)
+
+
+def _distance(a, b):
+    return float(np.linalg.norm(np.array(a) - np.array(b)))
+
+
+@pytest.mark.parametrize("name", ["astronaut.png", "obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"])
+def test_a_clear_frontal_face_is_found_with_box_landmarks_and_embedding(engine, name):
+    faces = faces_of(engine, name)["FaceDetails"]
+    assert len(faces) == 1, name
+    face = faces[0]
+    box = face["BoundingBox"]
+    assert 0 <= box["Left"] < 1 and 0 <= box["Top"] < 1 and 0.05 < box["Width"] <= 1 and 0.05 < box["Height"] <= 1
+    assert face["Confidence"] > 70
+    marks = {m["Type"]: m for m in face["Landmarks"]}
+    assert marks["eyeLeft"]["X"] < marks["nose"]["X"] < marks["eyeRight"]["X"]
+    assert box["Top"] <= marks["eyeLeft"]["Y"] <= box["Top"] + box["Height"]
+    assert abs(face["Pose"]["Roll"]) < 30 and 0 < face["Quality"]["Brightness"] <= 100
+    assert len(face["Embedding"]) == 128
+
+
+@pytest.mark.parametrize("name", ["chelsea.png", "coffee.png", "rocket.jpg", "china.jpg", "moon.png", "coins.png"])
+def test_photos_without_people_have_no_faces(engine, name):
+    assert faces_of(engine, name)["FaceDetails"] == []
+
+
+def test_embeddings_tell_the_same_person_from_another(engine):
+    emb = {n: faces_of(engine, n + ".jpg")["FaceDetails"][0]["Embedding"] for n in ("obama", "obama2", "obama3",
+                                                                                     "biden")}
+    for a, b in (("obama", "obama2"), ("obama", "obama3"), ("obama2", "obama3")):
+        assert _distance(emb[a], emb[b]) < 0.6, (a, b)
+    for o in ("obama", "obama2", "obama3"):
+        assert _distance(emb[o], emb["biden"]) > 0.6, o
+
+
+def test_faces_make_a_person_label_with_the_faces_as_instances(engine):
+    result = faces_of(engine, "obama.jpg", ("labels", "faces"))
+    person = next(lab for lab in result["Labels"] if lab["Name"] == "Person")
+    assert len(person["Instances"]) == 1
+    assert person["Instances"][0]["BoundingBox"] == result["FaceDetails"][0]["BoundingBox"]

