@@ -27,8 +27,9 @@ def decode(data, max_pixels):
                 raise ImageRejected("InvalidParameter", "%dx%d is smaller than %dx%d pixels"
                                     % (width, height, MIN_SIDE, MIN_SIDE))
             fmt = img.format
-            if fmt == "JPEG" and max(width, height) > 2 * WORKING_SIDE:
-                img.draft("RGB", (WORKING_SIDE, WORKING_SIDE))
+            if fmt == "JPEG" and max(width, height) > WORKING_SIDE:
+                # DCT-domain downscale (1/2, 1/4, 1/8) to the smallest size still >= this box
+                img.draft("RGB", (WORKING_SIDE * 2 // 3, WORKING_SIDE * 2 // 3))
             img.load()
             img = ImageOps.exif_transpose(img)
             img = to_rgb(img)
