@@ -121,11 +121,11 @@ def main(argv=None):
     progress("loading models")
     start = time.perf_counter()
     engine = LocalAnalyzer()
-    engine.warm_up(("labels", "text", "faces"))
+    engine.warm_up(("labels", "text", "faces", "moderation"))
     load_s = time.perf_counter() - start
     rows.append(("all models loaded", "<= 5 s", "%.2f s" % load_s, load_s <= 5))
 
-    full = ("labels", "faces", "text", "properties")
+    full = ("labels", "faces", "text", "properties")  # faces: box, landmarks, age, gender, embedding
     photos = twelve_megapixel_photos()
     run(engine, photos[0][1], full)   # first inference allocates buffers
     times = []

@@ -31,7 +31,8 @@ DEFAULTS = {
     "RECONCILE_STATE_KEY": "system/reconcile-state.json",
     "LOG_LEVEL": "INFO",
     "ANALYSIS_ENGINE": "rekognition",    # rekognition | local
-    "ANALYSIS_FEATURES": "labels",       # comma-separated: labels,text,properties,faces
+    "ANALYSIS_FEATURES": "labels",       # comma-separated: labels,text,properties,faces,moderation
+    "MODERATION_MIN_CONFIDENCE": "50",
     "LOCAL_MODELS_DIR": "",              # default: <project>/var/models
     "LOCAL_THREADS": "0",                # onnxruntime intra-op threads (0: all cores)
     "DECODE_MAX_PIXELS": "100000000",    # refuse larger images (decompression bombs)
@@ -94,7 +95,7 @@ def _bounded(name, value, minimum, maximum):
     return value
 
 
-FEATURES = ("labels", "text", "properties", "faces")
+FEATURES = ("labels", "text", "properties", "faces", "moderation")
 
 
 def features():

@@ -82,6 +82,7 @@ def test_the_policy_is_hand_written_and_least_privilege():
     policy = json.loads((ROOT / ".chalice" / "policy-dev.json").read_text())
     assert _actions(policy) == {
         "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "rekognition:DetectLabels", "rekognition:DetectText", "rekognition:DetectFaces",
+        "rekognition:DetectModerationLabels",
         "es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut", "es:ESHttpDelete",
         "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
     assert not any("*" in a for a in _actions(policy))
@@ -100,7 +101,8 @@ def test_every_aws_api_the_code_calls_is_in_the_policy():
               "delete_object": "s3:DeleteObject", "get_paginator": "s3:ListBucket",
               "generate_presigned_url": "s3:GetObject", "generate_presigned_post": "s3:PutObject",
               "detect_labels": "rekognition:DetectLabels", "detect_text": "rekognition:DetectText",
-              "detect_faces": "rekognition:DetectFaces"}
+              "detect_faces": "rekognition:DetectFaces",
+              "detect_moderation_labels": "rekognition:DetectModerationLabels"}
     opensearch = {"get", "index", "create", "delete", "bulk", "search", "indices"}
     unknown = calls - set(needed) - opensearch
     assert not unknown, "add these calls to the policy and this table: %s" % unknown

@@ -203,3 +203,24 @@ def test_faces_make_a_person_label_with_the_faces_as_instances(engine):
     person = next(lab for lab in result["Labels"] if lab["Name"] == "Person")
     assert len(person["Instances"]) == 1
     assert person["Instances"][0]["BoundingBox"] == result["FaceDetails"][0]["BoundingBox"]
+
+
+def test_faces_carry_age_range_and_gender(engine):
+    found = {n: faces_of(engine, n)["FaceDetails"][0] for n in ("obama.jpg", "biden.jpg", "astronaut.png")}
+    assert found["obama.jpg"]["Gender"]["Value"] == "Male" and found["biden.jpg"]["Gender"]["Value"] == "Male"
+    assert found["astronaut.png"]["Gender"]["Value"] == "Female"
+    for face in found.values():
+        assert 0 <= face["AgeRange"]["Low"] < face["AgeRange"]["High"] <= 100
+    assert found["biden.jpg"]["AgeRange"]["High"] > found["obama.jpg"]["AgeRange"]["High"]
+
+
+@pytest.mark.parametrize("name", ["chelsea.png", "astronaut.png", "obama.jpg", "coffee.png", "china.jpg"])
+def test_everyday_photos_get_a_low_adult_score_and_no_moderation_label(engine, name):
+    assert engine.moderation.score(photos.load(name)) < 0.1
+    assert analyze(engine, photos.encode(photos.load(name)), ("moderation",))["ModerationLabels"] == []
+
+
+def test_a_moderation_label_appears_above_the_threshold(engine, monkeypatch):
+    monkeypatch.setenv("MODERATION_MIN_CONFIDENCE", "0")
+    labels = analyze(engine, photos.encode(photos.load("astronaut.png")), ("moderation",))["ModerationLabels"]
+    assert [m["Name"] for m in labels] == ["Explicit"] and 0 <= labels[0]["Confidence"] < 10

@@ -76,3 +76,22 @@ def test_text_and_properties_are_separate_billed_calls_in_rekognitions_shapes(re
     assert normalize_properties(result["ImageProperties"]) == {
         "quality": {"brightness": 61.2, "sharpness": 88.4, "contrast": 70.0},
         "dominant_colors": [{"hex": "#C81E1E", "css": "firebrick", "simplified": "red", "percent": 41.5}]}
+
+
+def test_faces_and_moderation_become_detect_faces_and_detect_moderation_labels(rekognition):
+    image = {"S3Object": {"Bucket": "bucket", "Name": SOURCE.key}}
+    face = {"BoundingBox": {"Width": 0.2, "Height": 0.3, "Left": 0.4, "Top": 0.1}, "Confidence": 99.9,
+            "AgeRange": {"Low": 29, "High": 37}, "Gender": {"Value": "Female", "Confidence": 99.0},
+            "Landmarks": [{"Type": "eyeLeft", "X": 0.45, "Y": 0.2}], "Pose": {"Roll": 1.5, "Yaw": -3.0, "Pitch": 2.0},
+            "Quality": {"Brightness": 70.0, "Sharpness": 80.0}}
+    rekognition.stubber.add_response("detect_moderation_labels", {"ModerationLabels": []},
+                                     {"Image": image, "MinConfidence": 50.0})
+    rekognition.stubber.add_response("detect_faces", {"FaceDetails": [face]}, {"Image": image, "Attributes": ["ALL"]})
+    result = RekognitionAnalyzer(rekognition.client).analyze(SOURCE, ("faces", "moderation"), 55.0, 50)
+    from chalicelib.analysis import normalize_faces
+    assert result["ModerationLabels"] == [] and "Labels" not in result
+    assert normalize_faces(result["FaceDetails"]) == [{
+        "box": {"width": 0.2, "height": 0.3, "left": 0.4, "top": 0.1}, "confidence": 99.9,
+        "landmarks": [{"type": "eyeLeft", "x": 0.45, "y": 0.2}], "age_range": {"low": 29, "high": 37},
+        "gender": "Female", "pose": {"roll": 1.5, "yaw": -3.0, "pitch": 2.0},
+        "quality": {"brightness": 70.0, "sharpness": 80.0}}]

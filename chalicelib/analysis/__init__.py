@@ -9,7 +9,8 @@ with, for each enabled feature, the key Rekognition's API answers with:
 - "text": DetectText's ``TextDetections`` (LINE and WORD, Geometry, ParentId);
 - "properties": DetectLabels' ``ImageProperties`` (Quality, DominantColors);
 - "faces": DetectFaces' ``FaceDetails`` (the local engine adds each face's
-  128-d ``Embedding``).
+  128-d ``Embedding``);
+- "moderation": DetectModerationLabels' ``ModerationLabels``.
 
 `source` is a PhotoSource; ``source.fetch()`` returns the object's bytes (the
 local engine reads them; Rekognition reads the S3 object itself).
@@ -100,3 +101,8 @@ def normalize_faces(details):
             face["embedding"] = f["Embedding"]
         faces.append(face)
     return faces
+
+
+def normalize_moderation(labels):
+    return [{"name": m["Name"], "parent": m.get("ParentName") or None, "confidence": round(float(m["Confidence"]), 3)}
+            for m in labels or ()]

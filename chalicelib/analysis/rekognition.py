@@ -1,6 +1,7 @@
 """Amazon Rekognition analyzer (reads the object straight from S3)."""
 import botocore.exceptions
 
+from chalicelib import settings
 from chalicelib.analysis import ImageRejected
 from chalicelib.retry import TransientError
 
@@ -39,6 +40,11 @@ class RekognitionAnalyzer:
                 result["ImageProperties"] = response.get("ImageProperties")
         if "text" in features:
             result["TextDetections"] = self._call(self.client.detect_text, Image=image).get("TextDetections", [])
+        if "moderation" in features:
+            result["ModerationLabels"] = self._call(
+                self.client.detect_moderation_labels, Image=image,
+                MinConfidence=settings.get_float("MODERATION_MIN_CONFIDENCE", minimum=0, maximum=100),
+            ).get("ModerationLabels", [])
         if "faces" in features:
             result["FaceDetails"] = self._call(self.client.detect_faces, Image=image,
                                                Attributes=["ALL"]).get("FaceDetails", [])

@@ -24,7 +24,8 @@ def iso(value):
 
 
 def build(photo_id, owner, bucket, key, info, sequencer, status, labels=(), reason=None,
-          retryable=False, engine=None, model_version=None, attempts=0, text=(), properties=None, faces=()):
+          retryable=False, engine=None, model_version=None, attempts=0, text=(), properties=None, faces=(),
+          moderation=None):
     """A complete document.  `info` is the storage ObjectInfo read just before analysis;
     `labels`, `text` and `properties` come from chalicelib.analysis.normalize_*."""
     labels = [dict(label, terms=label_terms(label)) for label in labels]
@@ -53,6 +54,7 @@ def build(photo_id, owner, bucket, key, info, sequencer, status, labels=(), reas
         "text_lines": text,
         "properties": properties,
         "faces": list(faces),
+        "moderation": moderation,
         "search_terms": search_terms,
     }
 
@@ -80,6 +82,8 @@ def public(doc, url=None):
     }
     if doc.get("properties"):
         out["properties"] = doc["properties"]
+    if doc.get("moderation") is not None:
+        out["moderation"] = doc["moderation"]
     if doc.get("faces"):
         out["faces"] = [{k: v for k, v in face.items() if k != "embedding"} for face in doc["faces"]]
     if doc.get("reason"):

@@ -33,6 +33,7 @@ MAPPINGS = {
         }},
         "properties": {"type": "object", "enabled": False},
         "faces": {"type": "object", "enabled": False},
+        "moderation": {"type": "object", "enabled": False},
     },
 }
 SETTINGS = {"index": {"number_of_shards": 1}}

@@ -13,7 +13,7 @@ Order rules (S3 delivers events at least once and in any order):
 """
 from chalicelib import logs, settings
 from chalicelib.analysis import ImageRejected, PhotoSource, normalize_faces, normalize_labels, \
-    normalize_properties, normalize_text
+    normalize_moderation, normalize_properties, normalize_text
 from chalicelib.errors import VersionConflict
 from chalicelib.index import documents
 from chalicelib.index.documents import STATUS_FAILED, STATUS_INDEXED, STATUS_UNSUPPORTED, sequencer_newer
@@ -101,11 +101,12 @@ def analyse(services, owner, bucket, key, info, sequencer, previous=None, deadli
     attempts = (previous or {}).get("attempts", 0) + 1 if previous and needs_retry(previous) else 1
 
     def doc(status, labels=(), reason=None, retryable=False, content_type=None, model_version=None, text=(),
-            properties=None, faces=()):
+            properties=None, faces=(), moderation=None):
         described = info._replace(content_type=content_type or info.content_type)
         return documents.build(pid, owner, bucket, key, described, sequencer, status, labels, reason, retryable,
                                engine=getattr(services.analyzer, "engine", None), model_version=model_version,
-                               attempts=attempts, text=text, properties=properties, faces=faces)
+                               attempts=attempts, text=text, properties=properties, faces=faces,
+                               moderation=moderation)
 
     if info.size == 0:
         return doc(STATUS_UNSUPPORTED, reason="EmptyObject: the object has no bytes"), None
@@ -132,7 +133,9 @@ def analyse(services, owner, bucket, key, info, sequencer, previous=None, deadli
     return doc(STATUS_INDEXED, normalize_labels(result), content_type=content_type,
                model_version=result.get("LabelModelVersion"), text=normalize_text(result.get("TextDetections")),
                properties=normalize_properties(result.get("ImageProperties")),
-               faces=normalize_faces(result.get("FaceDetails"))), None
+               faces=normalize_faces(result.get("FaceDetails")),
+               moderation=normalize_moderation(result["ModerationLabels"]) if "ModerationLabels" in result
+               else None), None
 
 
 def _keeps_current(current, sequencer, etag):

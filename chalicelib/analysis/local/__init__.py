@@ -1,7 +1,8 @@
 """The local analysis engine: Rekognition's answers from models on this CPU.
 
 One class per model task (labels.LabelClassifier, text.TextReader,
-faces.FaceDetector, faces.FaceEmbedder, properties), each loaded lazily once
+faces.FaceDetector, faces.FaceEmbedder, faces.FaceAttributes,
+moderation.ModerationClassifier, properties), each loaded lazily once
 per process.  The image is decoded
 once; each task gets the same oriented RGB picture.  Nothing is downloaded:
 the label model is converted once by `./dev models` from its PyPI package,
@@ -11,9 +12,10 @@ import threading
 
 from chalicelib import settings
 from chalicelib.analysis import ImageRejected
-from chalicelib.analysis.local.faces import FaceDetector, FaceEmbedder
+from chalicelib.analysis.local.faces import FaceAttributes, FaceDetector, FaceEmbedder
 from chalicelib.analysis.local.image import decode
 from chalicelib.analysis.local.labels import MODEL_VERSION, LabelClassifier
+from chalicelib.analysis.local.moderation import ModerationClassifier
 from chalicelib.analysis.local.properties import image_properties
 from chalicelib.analysis.local.text import TextReader
 
@@ -31,16 +33,18 @@ def _task(cls):
 class LocalAnalyzer:
     engine = "local"
 
-    def __init__(self, labels=None, text=None, faces=None, embedder=None):
+    def __init__(self, labels=None, text=None, faces=None, embedder=None, attributes=None, moderation=None):
         self.labels = labels or _task(LabelClassifier)
         self.text = text or _task(TextReader)
         self.faces = faces or _task(FaceDetector)
         self.embedder = embedder or _task(FaceEmbedder)
+        self.attributes = attributes or _task(FaceAttributes)
+        self.moderation = moderation or _task(ModerationClassifier)
 
     def warm_up(self, features):
         """Load the models the features need now (instead of on the first photo)."""
         for feature, task in (("labels", self.labels), ("text", self.text), ("faces", self.faces),
-                              ("faces", self.embedder)):
+                              ("faces", self.embedder), ("faces", self.attributes), ("moderation", self.moderation)):
             if feature in features:
                 task.model
 
@@ -59,10 +63,14 @@ class LocalAnalyzer:
         if "faces" in features:
             faces = self.faces.predict(img)
             for face in faces:
+                face.update(self.attributes.predict(img, face["BoundingBox"]))
                 face["Embedding"] = self.embedder.embed(img, face["BoundingBox"])
             result["FaceDetails"] = faces
             if "labels" in features and faces:
                 result["Labels"] = _with_person(result["Labels"], faces, min_confidence, max_labels)
+        if "moderation" in features:
+            result["ModerationLabels"] = self.moderation.predict(img, settings.get_float(
+                "MODERATION_MIN_CONFIDENCE", minimum=0, maximum=100))
         return result
 
 

