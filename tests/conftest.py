@@ -116,27 +116,40 @@ def make_index(url, name=INDEX, refresh=False):
     return index
 
 
+def install_components(monkeypatch, bucket, opensearch, analyzer=None, **env):
+    """The app's components as production builds them from settings (storage on moto via
+    AWS_ENDPOINT_URL, the analyzer chosen by ANALYSIS_ENGINE), with the OpenSearch adapter on the
+    local server and, where given, a ready analyzer (Rekognition's real client under a Stubber)."""
+    from chalicelib import components
+    monkeypatch.setenv("PHOTO_BUCKET", bucket)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    components.reset()
+    components.configure(index=make_index(opensearch.url))
+    if analyzer is not None:
+        components.configure(analyzer=analyzer)
+    return components.services()
+
+
+def app_client():
+    from chalice.test import Client
+    from app import app
+    # Stage "test" has no variables in .chalice/config.json: the components
+    # installed by install_components are what the app uses.
+    return Client(app, stage_name="test")
+
+
 @pytest.fixture
 def services(bucket, opensearch, rekognition, monkeypatch):
-    """The app's components: storage built by the production wiring from
-    settings (moto via AWS_ENDPOINT_URL), the OpenSearch adapter on the local
-    server, Rekognition's real client under a Stubber."""
     from chalicelib import components
     from chalicelib.analysis.rekognition import RekognitionAnalyzer
-    monkeypatch.setenv("PHOTO_BUCKET", bucket)
-    components.reset()
-    components.configure(index=make_index(opensearch.url), analyzer=RekognitionAnalyzer(rekognition.client))
-    yield components.services()
+    yield install_components(monkeypatch, bucket, opensearch, RekognitionAnalyzer(rekognition.client))
     components.reset()
 
 
 @pytest.fixture
 def client(services):
-    from chalice.test import Client
-    from app import app
-    # Stage "test" has no variables in .chalice/config.json: the components
-    # installed above are what the app uses.
-    with Client(app, stage_name="test") as c:
+    with app_client() as c:
         yield c
 
 

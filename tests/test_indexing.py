@@ -254,3 +254,21 @@ def test_the_test_clients_own_s3_event_is_handled(client, services, s3, rekognit
     delete = client.events.generate_s3_event(bucket=BUCKET, key=key, event_name="ObjectRemoved:Delete")
     delete["Records"][0]["s3"]["object"]["sequencer"] = "005B039F73C627CE8C"   # later than the upload
     assert client.lambda_.invoke("remove_photo", delete).payload == ["removed"]
+
+
+def test_with_rekognition_the_text_feature_calls_detect_text_and_makes_words_searchable(client, services, s3,
+                                                                                       rekognition, users,
+                                                                                       monkeypatch):
+    monkeypatch.setenv("ANALYSIS_FEATURES", "labels,text")
+    alice = users["alice"]
+    key = "usercontent/%s/sign.jpg" % alice.sub
+    etag = put(s3, key)
+    rekognition.labels(BUCKET, key, DOG_ON_GRASS)
+    rekognition.stubber.add_response("detect_text", {"TextDetections": [
+        {"DetectedText": "BEWARE OF THE DOG", "Type": "LINE", "Id": 0, "Confidence": 97.0,
+         "Geometry": {"BoundingBox": {"Width": 0.5, "Height": 0.1, "Left": 0.2, "Top": 0.1}, "Polygon": []}}]},
+        {"Image": {"S3Object": {"Bucket": BUCKET, "Name": key}}})
+    assert index_event(client, created(key, etag)) == ["indexed"]
+    r = client.http.get("/photos?q=beware", headers={"Authorization": alice.token})
+    assert [p["photo_id"] for p in r.json_body["photos"]] == [photo_id(BUCKET, key)]
+    assert r.json_body["photos"][0]["text"][0]["text"] == "BEWARE OF THE DOG"

@@ -3,7 +3,7 @@ by a parent, and by a word of the text read in them."""
 import pytest
 
 from chalicelib.keys import photo_id
-from tests.conftest import BUCKET
+from tests.conftest import BUCKET, app_client, install_components
 from tests.support import photos
 from tests.test_api import auth
 from tests.test_indexing import created, index_event, put
@@ -12,22 +12,14 @@ from tests.test_indexing import created, index_event, put
 @pytest.fixture
 def local_services(bucket, opensearch, monkeypatch):
     from chalicelib import components
-    from tests.conftest import make_index
-    monkeypatch.setenv("PHOTO_BUCKET", bucket)
-    monkeypatch.setenv("ANALYSIS_ENGINE", "local")
-    monkeypatch.setenv("ANALYSIS_FEATURES", "labels,text,properties")
-    monkeypatch.setenv("MIN_CONFIDENCE", "20")
-    components.reset()
-    components.configure(index=make_index(opensearch.url))
-    yield components.services()
+    yield install_components(monkeypatch, bucket, opensearch, ANALYSIS_ENGINE="local",
+                             ANALYSIS_FEATURES="labels,text,properties", MIN_CONFIDENCE="20")
     components.reset()
 
 
 @pytest.fixture
 def local_client(local_services):
-    from chalice.test import Client
-    from app import app
-    with Client(app, stage_name="test") as c:
+    with app_client() as c:
         yield c
 
 
