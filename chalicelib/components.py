@@ -36,7 +36,8 @@ def _get(name, build):
 
 
 def boto_client(service, **config):
-    """One boto3 client per service and process, region always explicit."""
+    """One boto3 client per service and process, region always explicit (the first
+    call's `config` is the one kept)."""
     def build():
         cfg = Config(region_name=settings.region(), connect_timeout=5, read_timeout=30, **config)
         return boto3.session.Session().client(service, config=cfg)

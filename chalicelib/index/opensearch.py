@@ -234,7 +234,7 @@ class _translated:
             return False
         if isinstance(exc, (opensearchpy.ConnectionError, opensearchpy.ConnectionTimeout)):
             raise BackendUnavailable("OpenSearch is not reachable: %s" % exc.__class__.__name__) from exc
-        if isinstance(exc, opensearchpy.TransportError) and isinstance(exc.status_code, int) \
-                and exc.status_code >= 500 or getattr(exc, "status_code", None) == 429:
-            raise BackendUnavailable("OpenSearch answered %s" % exc.status_code) from exc
+        status = getattr(exc, "status_code", None)
+        if isinstance(exc, opensearchpy.TransportError) and isinstance(status, int) and (status >= 500 or status == 429):
+            raise BackendUnavailable("OpenSearch answered %s" % status) from exc
         return False
