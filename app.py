@@ -8,15 +8,17 @@ import time
 
 from chalice import BadRequestError, Chalice, CognitoUserPoolAuthorizer, Response
 
-from chalicelib import components, logs, photos, settings
-from chalicelib.auth import caller_from_context
+from chalicelib import auth, components, logs, photos, settings
 from chalicelib.errors import PhotoSearchError
 from chalicelib.pipeline import events, reconcile as reconciliation
 
 app = Chalice(app_name="photo-search")
 
 BUCKET = settings.declared("PHOTO_BUCKET", "photo-search-bucket-unset")
-authorizer = CognitoUserPoolAuthorizer(
+# On AWS, API Gateway verifies Cognito tokens.  The local stage (AUTH_MODE=local) has no
+# authorizer in front: the app verifies its own tokens (chalicelib.auth), and chalice
+# local's simulated Cognito authorizer would crash on a malformed Authorization header.
+authorizer = None if settings.declared("AUTH_MODE", "cognito") == "local" else CognitoUserPoolAuthorizer(
     "PhotoSearchUserPool",
     provider_arns=[settings.declared("USER_POOL_ARN",
                                      "arn:aws:cognito-idp:us-east-1:000000000000:userpool/us-east-1_UNSET")])
@@ -26,14 +28,17 @@ def api(fn):
     """Resolve the caller, call the route, turn domain errors into JSON answers."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        try:
-            caller = caller_from_context(app.current_request.context)
-            return fn(caller, *args, **kwargs)
-        except PhotoSearchError as e:
-            if e.status_code >= 500:
-                logs.event("request", "error", photo_id=kwargs.get("photo_id"), error=e.code, message=e.message)
-            return Response({"error": e.code, "message": e.message}, status_code=e.status_code)
+        return _answer(lambda: fn(auth.caller(app.current_request), *args, **kwargs), kwargs.get("photo_id"))
     return wrapper
+
+
+def _answer(call, photo_id=None):
+    try:
+        return call()
+    except PhotoSearchError as e:
+        if e.status_code >= 500:
+            logs.event("request", "error", photo_id=photo_id, error=e.code, message=e.message)
+        return Response({"error": e.code, "message": e.message}, status_code=e.status_code)
 
 
 def _json_body():
@@ -78,6 +83,29 @@ def delete_photo(caller, photo_id):
 @api
 def create_upload(caller):
     return Response(photos.create_upload(components.services(), caller, _json_body()), status_code=201)
+
+
+def get_file():
+    def serve():
+        data, content_type = photos.serve_file(components.services(), app.current_request.query_params)
+        return Response(body=data, headers={"Content-Type": content_type}, status_code=200)
+    return _answer(serve)
+
+
+def put_file():
+    request = app.current_request
+    return _answer(lambda: Response(photos.receive_upload(
+        components.services(), request.query_params, request.raw_body, request.headers.get("content-type")),
+        status_code=201))
+
+
+# The local stage's signed URLs: the app serves and receives files as S3 would.  Declared
+# only when the stage stores photos on disk (never on AWS).  No authorizer: the URL's
+# signature is the authorization.
+if settings.declared("STORAGE_BACKEND", "s3") == "disk":
+    app.route("/files", methods=["GET"])(get_file)
+    app.route("/files", methods=["PUT"], content_types=["image/jpeg", "image/png", "application/octet-stream"])(
+        put_file)
 
 
 def _deadline(context):

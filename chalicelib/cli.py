@@ -1,4 +1,7 @@
-"""Command-line tools: ``python -m chalicelib.cli backfill [--stage dev]``.
+"""Command-line tools.
+
+    python -m chalicelib.cli backfill [--stage dev]     reconcile a whole bucket, with progress
+    python -m chalicelib.cli token NAME [--hours 12]    a local-stage ID token for user NAME
 
 backfill runs the same reconciliation as the scheduled function, over a whole
 bucket, with a progress bar; use it after deploying onto an existing bucket.
@@ -84,10 +87,28 @@ def backfill(argv=None, services=None, stream=sys.stderr):
     return stats
 
 
+def token(argv=None, stream=sys.stdout):
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.cli token",
+                                     description="Print an ID token for the local stage (AUTH_MODE=local).")
+    parser.add_argument("name", help="the user name (letters, digits, ._@-)")
+    parser.add_argument("--hours", type=float, help="lifetime (default LOCAL_TOKEN_HOURS, 12)")
+    args = parser.parse_args(argv)
+    load_stage("local")
+    from chalicelib import auth
+    try:
+        stream.write(auth.issue_local_token(args.name, args.hours) + "\n")
+    except ValueError as e:
+        raise SystemExit(str(e))
+    return 0
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "token":
+        return token(argv[1:])
     if not argv or argv[0] not in ("backfill", "reconcile"):
-        sys.stderr.write("usage: python -m chalicelib.cli backfill [--stage STAGE] [--restart] [--max-seconds N]\n")
+        sys.stderr.write("usage: python -m chalicelib.cli backfill [--stage STAGE] [--restart] [--max-seconds N]\n"
+                         "       python -m chalicelib.cli token NAME [--hours H]\n")
         return 2
     stats = backfill(argv[1:])
     return 0 if stats["failed"] == 0 else 1

@@ -45,14 +45,31 @@ def boto_client(service, **config):
 
 
 def storage():
+    """STORAGE_BACKEND: `s3` (PHOTO_BUCKET) or `disk` (a folder, LOCAL_STORAGE_DIR)."""
     def build():
-        from chalicelib.storage.s3 import S3Storage
-        return S3Storage(boto_client("s3", signature_version="s3v4"), settings.require("PHOTO_BUCKET"))
+        backend = settings.get("STORAGE_BACKEND")
+        if backend == "disk":
+            from chalicelib.storage.disk import DiskStorage
+            return DiskStorage(settings.local_path("LOCAL_STORAGE_DIR"), settings.require("PHOTO_BUCKET"),
+                               settings.require("LOCAL_PUBLIC_URL"))
+        if backend == "s3":
+            from chalicelib.storage.s3 import S3Storage
+            return S3Storage(boto_client("s3", signature_version="s3v4"), settings.require("PHOTO_BUCKET"))
+        raise ConfigurationError("STORAGE_BACKEND=%r: choose s3 or disk" % backend)
     return _get("storage", build)
 
 
 def index():
+    """INDEX_BACKEND: `opensearch` (OPENSEARCH_*) or `sqlite` (one file, SQLITE_PATH)."""
     def build():
+        backend = settings.get("INDEX_BACKEND")
+        if backend == "sqlite":
+            from chalicelib.index.sqlite import SQLiteIndex
+            idx = SQLiteIndex(settings.local_path("SQLITE_PATH"))
+            idx.ensure_index()
+            return idx
+        if backend != "opensearch":
+            raise ConfigurationError("INDEX_BACKEND=%r: choose opensearch or sqlite" % backend)
         from chalicelib.index.opensearch import OpenSearchIndex, make_client
         client = make_client(settings.require("OPENSEARCH_ENDPOINT"), settings.region(),
                              auth_mode=settings.get("OPENSEARCH_AUTH"), service=settings.get("OPENSEARCH_SERVICE"),

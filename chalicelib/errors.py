@@ -42,3 +42,15 @@ class VersionConflict(PhotoSearchError):
     """The document changed since it was read (optimistic concurrency)."""
     status_code = 409
     code = "Conflict"
+
+
+class Forbidden(PhotoSearchError):
+    """The signed URL is invalid or has expired."""
+    status_code = 403
+    code = "Forbidden"
+
+
+class PayloadTooLarge(PhotoSearchError):
+    """The upload is larger than its URL allows."""
+    status_code = 413
+    code = "PayloadTooLarge"

@@ -1,10 +1,14 @@
 """What the routes do, scoped to one caller.  app.py only translates."""
 from chalicelib import logs, settings
-from chalicelib.errors import BadRequest, NotFound
+from chalicelib.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from chalicelib.index import documents
 from chalicelib.index.terms import query_words
 from chalicelib.keys import is_photo_id, photo_id, upload_key
+from chalicelib.index import ANY
+from chalicelib.keys import parse_key
+from chalicelib.pipeline.indexing import index_object
 from chalicelib.pipeline.removal import remove_object
+from chalicelib.retry import TransientError
 from chalicelib.settings import UPLOAD_CONTENT_TYPES
 
 
@@ -87,3 +91,56 @@ def create_upload(services, caller, body):
     pid = photo_id(services.storage.bucket, key)
     logs.event("upload-url", "issued", photo_id=pid, owner=caller.sub)
     return {"photo_id": pid, "key": key, "upload": post, "max_bytes": max_bytes, "expires_in": expires}
+
+
+# ---- the local stage's signed URLs (the app plays S3's part) --------------------------------
+
+def _disk(services):
+    if not hasattr(services.storage, "verify_get"):
+        raise NotFound("no such route for this storage backend")
+    return services.storage
+
+
+def serve_file(services, params):
+    """(bytes, content type) for a valid signed GET URL."""
+    from chalicelib.storage.disk import InvalidSignature, content_type_of
+    storage = _disk(services)
+    try:
+        key = storage.verify_get(params or {})
+    except InvalidSignature:
+        raise Forbidden()
+    data = storage.read(key)
+    if data is None:
+        raise NotFound("no such object")
+    return data, content_type_of(data)
+
+
+def receive_upload(services, params, body, content_type):
+    """Store the body of a valid signed PUT, then index it right away, as the S3 event
+    would.  The photo is `pending` until its analysis is stored; a crash in between is
+    repaired by the reconciler."""
+    from chalicelib.storage.disk import InvalidSignature
+    storage = _disk(services)
+    try:
+        key, signed_type, max_bytes = storage.verify_put(params or {})
+    except (InvalidSignature, TypeError, ValueError):
+        raise Forbidden()
+    if (content_type or "").split(";")[0].strip() != signed_type:
+        raise BadRequest("Content-Type must be %s, as signed" % signed_type)
+    if not body:
+        raise BadRequest("the upload is empty")
+    if len(body) > max_bytes:
+        raise PayloadTooLarge("the upload is %d bytes; this URL allows %d" % (len(body), max_bytes))
+    info = storage.write(key, body)
+    pid = photo_id(storage.bucket, key)
+    pending = documents.build(pid, parse_key(key).owner, storage.bucket, key, info, "", documents.STATUS_PENDING)
+    services.index.put(pending, ANY)
+    try:
+        index_object(services, storage.bucket, key, etag=info.etag, source="upload")
+    except TransientError:
+        pass  # recorded as failed (retryable); the reconciler tries again
+    doc, _ = services.index.get(pid)
+    out = {"photo_id": pid, "key": key, "status": doc["status"] if doc else documents.STATUS_PENDING}
+    if doc and doc.get("reason"):
+        out["reason"] = doc["reason"]
+    return out

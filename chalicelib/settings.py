@@ -36,6 +36,16 @@ DEFAULTS = {
     "LOCAL_MODELS_DIR": "",              # default: <project>/var/models
     "LOCAL_THREADS": "0",                # onnxruntime intra-op threads (0: all cores)
     "DECODE_MAX_PIXELS": "100000000",    # refuse larger images (decompression bombs)
+    # Backends (the local stage chooses the embedded ones):
+    "STORAGE_BACKEND": "s3",             # s3 | disk
+    "INDEX_BACKEND": "opensearch",       # opensearch | sqlite
+    "AUTH_MODE": "cognito",              # cognito (API Gateway verifies) | local (the app verifies)
+    "LOCAL_STORAGE_DIR": "var/local/bucket",
+    "SQLITE_PATH": "var/local/index.sqlite3",
+    "LOCAL_SECRET_FILE": "var/local/secret",
+    "LOCAL_PUBLIC_URL": "http://127.0.0.1:8000",
+    "LOCAL_ISSUER": "photo-search-local",
+    "LOCAL_TOKEN_HOURS": "12",
     # Read when app.py is imported (they declare resources, so `chalice
     # deploy` and `chalice package` need them then):
     "RECONCILE_SCHEDULE": "rate(1 hour)",
@@ -106,6 +116,15 @@ def features():
         raise ConfigurationError("ANALYSIS_FEATURES=%r: choose from %s" % (get("ANALYSIS_FEATURES"),
                                                                           ",".join(FEATURES)))
     return chosen
+
+
+PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def local_path(name):
+    """A path setting; relative paths are relative to the project folder."""
+    value = require(name)
+    return value if os.path.isabs(value) else os.path.join(PROJECT_DIR, value)
 
 
 def region():

@@ -3,10 +3,11 @@ from datetime import datetime, timezone
 
 from chalicelib.index.terms import label_terms, tokens
 
+STATUS_PENDING = "pending"      # stored, analysis not finished (the reconciler completes it)
 STATUS_INDEXED = "indexed"
 STATUS_UNSUPPORTED = "unsupported"
 STATUS_FAILED = "failed"
-STATUSES = (STATUS_INDEXED, STATUS_UNSUPPORTED, STATUS_FAILED)
+STATUSES = (STATUS_PENDING, STATUS_INDEXED, STATUS_UNSUPPORTED, STATUS_FAILED)
 
 
 def now_iso():

@@ -16,7 +16,8 @@ from chalicelib.analysis import ImageRejected, PhotoSource, normalize_faces, nor
     normalize_moderation, normalize_properties, normalize_text
 from chalicelib.errors import VersionConflict
 from chalicelib.index import documents
-from chalicelib.index.documents import STATUS_FAILED, STATUS_INDEXED, STATUS_UNSUPPORTED, sequencer_newer
+from chalicelib.index.documents import STATUS_FAILED, STATUS_INDEXED, STATUS_PENDING, STATUS_UNSUPPORTED, \
+    sequencer_newer
 from chalicelib.keys import parse_key, photo_id
 from chalicelib.retry import TransientError, call_with_retries
 from chalicelib.storage import SNIFF_BYTES, normalize_etag, sniff_image_type
@@ -37,7 +38,8 @@ class Outcome:
 
 
 def needs_retry(doc):
-    return doc.get("status") == STATUS_FAILED and doc.get("retryable", False)
+    """A transient failure, or an analysis that never finished (a crash mid-ingest)."""
+    return doc.get("status") == STATUS_PENDING or (doc.get("status") == STATUS_FAILED and doc.get("retryable", False))
 
 
 def _already_applied(doc, sequencer, etag):

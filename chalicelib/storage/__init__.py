@@ -7,9 +7,11 @@ Interface (every implementation passes tests/contract/test_storage_contract.py):
 - ``read(key, length=None) -> bytes`` (the first `length` bytes, or all)
 - ``list(prefix, start_after="") -> iterator of ObjectInfo`` in ascending
   UTF-8 byte order of keys, streaming (pages, never the whole listing).
+- ``write(key, data) -> ObjectInfo``: store bytes (atomically).
 - ``delete(key)``: deleting a missing key is fine.
 - ``presign_get(key, expires) -> url``
-- ``presign_upload(key, content_types, max_bytes, expires) -> {"url", "fields"}``
+- ``presign_upload(key, content_type, max_bytes, expires)``: a presigned S3
+  POST ``{"url", "fields"}``, or (disk) a signed PUT ``{"url", "method", "headers"}``
 - ``read_state(key) -> str | None``, ``write_state(key, text)``: small
   system documents (the reconciler's checkpoint), kept outside the photo
   prefix so they trigger no event.

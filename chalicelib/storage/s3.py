@@ -43,6 +43,10 @@ class S3Storage:
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             raise BackendUnavailable("S3 listing failed: %s" % e)
 
+    def write(self, key, data):
+        self._call(self.client.put_object, Bucket=self.bucket, Key=key, Body=data)
+        return self.head(key)
+
     def delete(self, key):
         self._call(self.client.delete_object, Bucket=self.bucket, Key=key)
 

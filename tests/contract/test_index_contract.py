@@ -1,9 +1,9 @@
 """The index contract: what every index backend must do, in the same words.
 
 Runs against the OpenSearch adapter talking HTTP to tests/support's local
-OpenSearch server, and also against a real cluster when OPENSEARCH_URL is set
-(e.g. OPENSEARCH_URL=http://127.0.0.1:9200; a throwaway index is created and
-deleted).  Embedded backends join the `index` fixture's parameters.
+OpenSearch server, against the embedded SQLite index (a real file), and also
+against a real cluster when OPENSEARCH_URL is set (e.g.
+OPENSEARCH_URL=http://127.0.0.1:9200; a throwaway index is created and deleted).
 """
 import datetime
 import os
@@ -19,7 +19,7 @@ from tests.conftest import REGION
 from tests.support.rekognition import CAR, DOG, GRASS, PERSON, SPORTS_CAR, STREET, WHEEL
 from chalicelib.analysis import normalize_labels
 
-BACKENDS = ["opensearch-http"] + (["opensearch-live"] if os.environ.get("OPENSEARCH_URL") else [])
+BACKENDS = ["opensearch-http", "sqlite"] + (["opensearch-live"] if os.environ.get("OPENSEARCH_URL") else [])
 
 
 @pytest.fixture(params=BACKENDS)
@@ -28,6 +28,12 @@ def index(request):
     if request.param == "opensearch-http":
         server = request.getfixturevalue("opensearch")
         yield make_index(server.url)
+    elif request.param == "sqlite":
+        from chalicelib.index.sqlite import SQLiteIndex
+        idx = SQLiteIndex(str(request.getfixturevalue("tmp_path") / "index.sqlite3"))
+        idx.ensure_index()
+        yield idx
+        idx.close()
     else:
         from chalicelib.index.opensearch import OpenSearchIndex, make_client
         name = "photo-search-contract-" + uuid.uuid4().hex[:8]
@@ -271,3 +277,47 @@ def test_words_may_match_labels_and_text_together(index):
 def test_a_word_in_both_a_label_and_the_text_scores_its_best_once(index):
     d, = put_all(index, text_doc(1, [("DOG", 80.0)], labels=[_with_confidence(DOG, 60.0)]))
     assert round(search(index, "alice", "dog").hits[0]["_score"], 1) == 80.0
+
+
+# ---- concurrency --------------------------------------------------------------------------
+
+def test_concurrent_writers_with_the_same_version_exactly_one_wins(index):
+    import threading
+    d = doc(1, labels=[DOG])
+    index.put(d)
+    _, version = index.get(d["photo_id"])
+    results, barrier = [], threading.Barrier(8)
+
+    def writer(i):
+        barrier.wait()
+        try:
+            index.put(dict(d, etag="writer-%d" % i), version)
+            results.append("ok")
+        except VersionConflict:
+            results.append("conflict")
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert sorted(results) == ["conflict"] * 7 + ["ok"]
+    index.refresh()
+    assert len(search(index, "alice", "dog").hits) == 1
+
+
+def test_concurrent_creates_and_searches_lose_nothing(index):
+    import threading
+    errors = []
+
+    def create(start):
+        try:
+            for n in range(start, start + 10):
+                index.put(doc(n, labels=[CAR]))
+                search(index, "alice", "car")
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=create, args=(s,)) for s in (100, 200, 300, 400)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    index.refresh()
+    assert not errors and len(search(index, "alice", "car", size=100).hits) == 40

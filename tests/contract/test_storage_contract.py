@@ -1,10 +1,13 @@
 """The storage contract: what every storage backend must do.
 
 Runs against S3Storage on moto's S3 server (real HTTP, so presigned URLs and
-posts are exercised for real).  Embedded backends join the `storage` fixture.
+posts are exercised for real) and DiskStorage on a real folder (its signed
+URLs are checked by the same functions the app's /files route uses; the
+end-to-end tests fetch them over HTTP).
 """
 import base64
 import json
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
@@ -12,28 +15,49 @@ import requests
 from chalicelib.storage import sniff_image_type
 from tests.support import images
 
-BACKENDS = ["s3-moto"]
+BACKENDS = ["s3-moto", "disk"]
 
 
 @pytest.fixture(params=BACKENDS)
-def storage(request, bucket, monkeypatch):
+def storage(request, monkeypatch, tmp_path):
     from chalicelib import components
-    monkeypatch.setenv("PHOTO_BUCKET", bucket)
+    if request.param == "disk":
+        monkeypatch.setenv("STORAGE_BACKEND", "disk")
+        monkeypatch.setenv("LOCAL_STORAGE_DIR", str(tmp_path / "bucket"))
+        monkeypatch.setenv("LOCAL_SECRET", "contract-test-secret")
+        monkeypatch.setenv("PHOTO_BUCKET", "local")
+    else:
+        monkeypatch.setenv("PHOTO_BUCKET", request.getfixturevalue("bucket"))
     components.reset()
     yield components.storage()
     components.reset()
 
 
+def upload(storage, key, data, content_type="image/jpeg"):
+    """Put an object the way a user would: through the presigned upload."""
+    up = storage.presign_upload(key, content_type, 10 * 1024 * 1024, 60)
+    if up.get("method") == "PUT":
+        params = dict(parse_qsl(urlsplit(up["url"]).query))
+        assert storage.verify_put(params) == (key, content_type, 10 * 1024 * 1024)
+        storage.write(key, data)
+    else:
+        r = requests.post(up["url"], data=up["fields"], files={"file": ("f", data)}, timeout=10)
+        assert r.status_code in (200, 204), r.text
+
+
+def fetch(storage, url):
+    if "/files?" in url:
+        return storage.read(storage.verify_get(dict(parse_qsl(urlsplit(url).query))))
+    return requests.get(url, timeout=10).content
+
+
 def write(storage, key, data):
-    """Put an object the way a user would (presigned POST)."""
-    post = storage.presign_upload(key, "image/jpeg", 10 * 1024 * 1024, 60)
-    r = requests.post(post["url"], data=post["fields"], files={"file": ("f", data)}, timeout=10)
-    assert r.status_code in (200, 204), r.text
+    storage.write(key, data)
 
 
 def test_head_describes_an_object_and_none_when_absent(storage):
     data = images.jpeg()
-    write(storage, "usercontent/u/a.jpg", data)
+    upload(storage, "usercontent/u/a.jpg", data)
     info = storage.head("usercontent/u/a.jpg")
     assert info.key == "usercontent/u/a.jpg" and info.size == len(data) and info.etag and '"' not in info.etag
     assert info.last_modified is not None
@@ -72,11 +96,22 @@ def test_a_presigned_get_url_serves_the_bytes(storage):
     data = images.jpeg()
     write(storage, "usercontent/u/d e+f.jpg", data)
     url = storage.presign_get("usercontent/u/d e+f.jpg", 60)
-    assert requests.get(url, timeout=10).content == data
+    assert fetch(storage, url) == data
+
+
+def test_an_overwrite_changes_the_etag(storage):
+    write(storage, "usercontent/u/e.jpg", b"one")
+    first = storage.head("usercontent/u/e.jpg").etag
+    write(storage, "usercontent/u/e.jpg", b"two!")
+    assert storage.head("usercontent/u/e.jpg").etag != first
 
 
 def test_a_presigned_upload_is_pinned_to_its_key_type_and_size(storage):
     post = storage.presign_upload("usercontent/u/new.jpg", "image/jpeg", 1000, 60)
+    if post.get("method") == "PUT":
+        params = dict(parse_qsl(urlsplit(post["url"]).query))
+        assert storage.verify_put(params) == ("usercontent/u/new.jpg", "image/jpeg", 1000)
+        return
     policy = json.loads(base64.b64decode(post["fields"]["policy"]))
     assert {"key": "usercontent/u/new.jpg"} in policy["conditions"]
     assert {"Content-Type": "image/jpeg"} in policy["conditions"]

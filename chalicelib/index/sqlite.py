@@ -1,0 +1,254 @@
+"""The embedded index: one SQLite file (WAL), same documents and query semantics as OpenSearch.
+
+Layout:
+- ``photos``: one row per document (the JSON document, its version, and the
+  columns queries need: owner, bucket, key, uploaded_ms).
+- ``terms``: one row per (photo, term) with the best confidence of any label
+  or text line of that photo the term matches (chalicelib.index.terms), plus
+  the owner.  A search starts from the owner's rarest query word (``term_counts``
+  keeps how many photos of an owner have each term) and looks the other words
+  up by primary key, summing their best confidences: exactly the contract's
+  "every word matches; score = sum of each word's best confidence", without
+  touching the thousands of rows of a common word like "animal".
+
+FTS5 is not used: matching is on exact normalized terms with a confidence per
+term, which a plain covering index answers directly and identically to the
+OpenSearch backend (FTS5's tokenizer and bm25 would differ from it).
+
+Safe with concurrent requests: one connection per thread, WAL, busy timeout,
+writes in IMMEDIATE transactions with the version check inside.
+"""
+import json
+import os
+import sqlite3
+import threading
+from datetime import datetime
+
+from chalicelib.errors import BackendUnavailable, VersionConflict
+from chalicelib.index import ANY, Page, decode_cursor, encode_cursor
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS photos (
+    photo_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    uploaded_ms INTEGER,
+    version INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS photos_owner_uploaded ON photos (owner, uploaded_ms DESC, photo_id);
+CREATE INDEX IF NOT EXISTS photos_bucket_key ON photos (bucket, key);
+CREATE TABLE IF NOT EXISTS terms (
+    owner TEXT NOT NULL,
+    term TEXT NOT NULL,
+    photo_id TEXT NOT NULL,
+    best REAL NOT NULL,
+    PRIMARY KEY (owner, term, photo_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS terms_photo ON terms (photo_id);
+CREATE TABLE IF NOT EXISTS term_counts (
+    owner TEXT NOT NULL,
+    term TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (owner, term)
+) WITHOUT ROWID;
+"""
+HIDDEN_TERMS = "terms"
+
+
+def _millis(iso):
+    if not iso:
+        return None
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def best_terms(doc):
+    """{term: best confidence} over the document's labels and text lines."""
+    best = {}
+    for item in list(doc.get("labels", ())) + list(doc.get("text_lines", ())):
+        for term in item.get("terms", ()):
+            if item["confidence"] > best.get(term, -1.0):
+                best[term] = item["confidence"]
+    return best
+
+
+def _public(doc):
+    """The stored document as searches return it (without the search-only terms)."""
+    out = dict(doc)
+    out.pop("search_terms", None)
+    out["labels"] = [{k: v for k, v in lab.items() if k != HIDDEN_TERMS} for lab in doc.get("labels", ())]
+    out["text_lines"] = [{k: v for k, v in line.items() if k != HIDDEN_TERMS} for line in doc.get("text_lines", ())]
+    for face in out.get("faces") or ():
+        face.pop("embedding", None)
+    return out
+
+
+class SQLiteIndex:
+    def __init__(self, path):
+        self.path = path
+        self._local = threading.local()
+
+    def _db(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA busy_timeout=30000")
+            except sqlite3.Error as e:
+                raise BackendUnavailable("the index file %s cannot be opened: %s" % (self.path, e))
+            self._local.conn = conn
+        return conn
+
+    def close(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- administration -------------------------------------------------
+    def ensure_index(self):
+        self._db().executescript(SCHEMA)
+
+    def refresh(self):
+        pass  # a committed write is visible at once
+
+    # -- documents ------------------------------------------------------
+    def get(self, photo_id):
+        row = self._db().execute("SELECT doc, version FROM photos WHERE photo_id = ?", (photo_id,)).fetchone()
+        if row is None:
+            return None, None
+        return json.loads(row[0]), str(row[1])
+
+    def put(self, doc, version=None):
+        with self._write() as db:
+            if self._put(db, doc, version) != "ok":
+                raise VersionConflict()
+
+    def delete(self, photo_id, version=ANY):
+        with self._write() as db:
+            outcome = self._delete(db, photo_id, version)
+        if outcome == "conflict":
+            raise VersionConflict()
+        return outcome == "ok"
+
+    def bulk(self, actions):
+        outcomes = []
+        with self._write() as db:
+            for op, target, version in actions:
+                if op == "put":
+                    outcomes.append(self._put(db, target, version))
+                else:
+                    outcomes.append(self._delete(db, target, version))
+        return outcomes
+
+    def _put(self, db, doc, version):
+        row = db.execute("SELECT version FROM photos WHERE photo_id = ?", (doc["photo_id"],)).fetchone()
+        if version is None and row is not None:
+            return "conflict"
+        if version is not None and version is not ANY and (row is None or str(row[0]) != str(version)):
+            return "conflict"
+        new_version = (row[0] + 1) if row else 1
+        db.execute("INSERT OR REPLACE INTO photos (photo_id, owner, bucket, key, uploaded_ms, version, doc) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (doc["photo_id"], doc["owner"], doc["bucket"], doc["key"], _millis(doc.get("uploaded_at")),
+                    new_version, json.dumps(doc, ensure_ascii=False)))
+        self._drop_terms(db, doc["photo_id"])
+        terms = best_terms(doc)
+        db.executemany("INSERT INTO terms (owner, term, photo_id, best) VALUES (?, ?, ?, ?)",
+                       [(doc["owner"], term, doc["photo_id"], best) for term, best in terms.items()])
+        db.executemany("INSERT INTO term_counts (owner, term, n) VALUES (?, ?, 1) "
+                       "ON CONFLICT (owner, term) DO UPDATE SET n = n + 1", [(doc["owner"], t) for t in terms])
+        return "ok"
+
+    @staticmethod
+    def _drop_terms(db, photo_id):
+        old = db.execute("SELECT owner, term FROM terms WHERE photo_id = ?", (photo_id,)).fetchall()
+        if old:
+            db.executemany("UPDATE term_counts SET n = n - 1 WHERE owner = ? AND term = ?", old)
+            db.execute("DELETE FROM terms WHERE photo_id = ?", (photo_id,))
+
+    def _delete(self, db, photo_id, version):
+        row = db.execute("SELECT version FROM photos WHERE photo_id = ?", (photo_id,)).fetchone()
+        if row is None:
+            return "missing"
+        if version is not ANY and version is not None and str(row[0]) != str(version):
+            return "conflict"
+        db.execute("DELETE FROM photos WHERE photo_id = ?", (photo_id,))
+        self._drop_terms(db, photo_id)
+        return "ok"
+
+    def _write(self):
+        return _Transaction(self._db())
+
+    # -- queries ----------------------------------------------------------
+    def search(self, owner, words, size, after=None):
+        after = decode_cursor("search", after)
+        db = self._db()
+        counts = dict(db.execute("SELECT term, n FROM term_counts WHERE owner = ? AND term IN (%s)"
+                                 % ",".join("?" * len(words)), [owner, *words]).fetchall())
+        if any(counts.get(w, 0) <= 0 for w in words):
+            return Page([], None)
+        words = sorted(words, key=lambda w: counts[w])      # the rarest word drives the query
+        joins = "".join(" JOIN terms t%d ON t%d.owner = t0.owner AND t%d.term = ? AND t%d.photo_id = t0.photo_id"
+                        % (i, i, i, i) for i in range(1, len(words)))
+        score = " + ".join("t%d.best" % i for i in range(len(words)))
+        sql = "SELECT t0.photo_id AS photo_id, %s AS score FROM terms t0%s WHERE t0.owner = ? AND t0.term = ?" % (
+            score, joins)
+        params = [*words[1:], owner, words[0]]
+        if after:
+            sql = "SELECT * FROM (%s) WHERE score < ? OR (score = ? AND photo_id > ?)" % sql
+            params += [after[0], after[0], after[1]]
+        sql += " ORDER BY score DESC, photo_id ASC LIMIT ?"
+        rows = self._db().execute(sql, params + [size + 1]).fetchall()
+        return self._page("search", rows, size, lambda r: [r[1], r[0]])
+
+    def list(self, owner, size, after=None):
+        after = decode_cursor("list", after)
+        sql = "SELECT photo_id, uploaded_ms FROM photos WHERE owner = ?"
+        params = [owner]
+        if after:
+            if after[0] is None:
+                sql += " AND uploaded_ms IS NULL AND photo_id > ?"
+                params += [after[1]]
+            else:
+                sql += " AND (uploaded_ms < ? OR uploaded_ms IS NULL OR (uploaded_ms = ? AND photo_id > ?))"
+                params += [after[0], after[0], after[1]]
+        sql += " ORDER BY uploaded_ms IS NULL, uploaded_ms DESC, photo_id ASC LIMIT ?"
+        rows = self._db().execute(sql, params + [size + 1]).fetchall()
+        return self._page("list", rows, size, lambda r: [r[1], r[0]], scored=False)
+
+    def scan(self, bucket, after_key="", size=100):
+        rows = self._db().execute(
+            "SELECT doc, version FROM photos WHERE bucket = ? AND key > ? ORDER BY key LIMIT ?",
+            (bucket, after_key or "", size)).fetchall()
+        return [(_public(json.loads(doc)), str(version)) for doc, version in rows]
+
+    def _page(self, kind, rows, size, sort_values, scored=True):
+        more = len(rows) > size
+        rows = rows[:size]
+        docs = {}
+        if rows:
+            marks = ",".join("?" * len(rows))
+            for pid, doc in self._db().execute("SELECT photo_id, doc FROM photos WHERE photo_id IN (%s)" % marks,
+                                               [r[0] for r in rows]):
+                docs[pid] = _public(json.loads(doc))
+        hits = [dict(docs[r[0]], _score=(r[1] if scored else None)) for r in rows if r[0] in docs]
+        nxt = encode_cursor(kind, sort_values(rows[-1])) if more and rows else None
+        return Page(hits, nxt)
+
+
+class _Transaction:
+    def __init__(self, db):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb):
+        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        return False

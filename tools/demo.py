@@ -1,0 +1,178 @@
+"""The offline demo: the whole product on embedded defaults, no cloud.
+
+    ./dev demo            # keeps serving until Ctrl-C
+    ./dev demo --exit     # exits after the demo (for CI)
+
+Starts the local server on 127.0.0.1 (chalice local --stage local + reconciler), issues a
+token, uploads 20+ real photos taken out of registry packages (tools/fetch_test_images.py)
+plus two signs it renders itself, through the API with a progress bar, then prints a few
+searches with labels, scores and working URLs, and the curl commands to try next.  A
+second run reuses what is installed and indexed.
+"""
+import argparse
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+
+from chalicelib.cli import load_stage  # noqa: E402
+
+DATA = os.path.join(ROOT, "var", "testdata")
+PHOTOS = ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg", "motorcycle_left.png", "camera.png",
+          "china.jpg", "flower.jpg", "horse.png", "coins.png", "moon.png", "hubble_deep_field.jpg", "page.png",
+          "grass.png", "brick.png", "obama.jpg", "obama2.jpg", "biden.jpg", "logo.png", "color.png"]
+SIGNS = [("open-sign.jpg", "OPEN 24 HOURS", "coffee.png"), ("bakery-sign.jpg", "Fresh Bread Daily", "china.jpg")]
+SEARCHES = [("cat", "an object"), ("animal", "a parent category"), ("open", "a word of text in a photo"),
+            ("person", "people (from faces)")]
+
+
+def say(text=""):
+    print(text, flush=True)
+
+
+def bar(done, total, label):
+    width = 30
+    filled = int(width * done / total)
+    sys.stderr.write("\r[%s%s] %d/%d %s\033[K" % ("#" * filled, "." * (width - filled), done, total, label))
+    sys.stderr.flush()
+
+
+def sign(text, background):
+    img = Image.open(os.path.join(DATA, background)).convert("RGB")
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", 36)
+    left, top, right, bottom = draw.textbbox((24, 24), text, font=font)
+    if right + 40 > img.width:
+        img = img.resize((right + 40, int(img.height * (right + 40) / img.width)))
+        draw = ImageDraw.Draw(img)
+    draw.rectangle([left - 12, top - 10, right + 12, bottom + 10], fill=(255, 255, 255))
+    draw.text((24, 24), text, font=font, fill=(0, 0, 0))
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=92)
+    return out.getvalue()
+
+
+def photos():
+    for name in PHOTOS:
+        with open(os.path.join(DATA, name), "rb") as f:
+            data = f.read()
+        yield name, data, "image/png" if name.endswith(".png") else "image/jpeg"
+    for name, text, background in SIGNS:
+        yield name, sign(text, background), "image/jpeg"
+
+
+def port_free(host, port):
+    with socket.socket() as s:
+        return s.connect_ex((host, port)) != 0
+
+
+def wait_ready(base, server, timeout=90):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if server.poll() is not None:
+            raise SystemExit("the local server stopped (exit %s); see its output above" % server.returncode)
+        try:
+            if requests.get(base + "/photos", timeout=2).status_code == 401:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit("the local server did not answer within %d s" % timeout)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--user", default="demo")
+    parser.add_argument("--exit", action="store_true", help="stop the server and exit after the demo (for CI)")
+    args = parser.parse_args(argv)
+    host = "127.0.0.1"
+    base = "http://%s:%d" % (host, args.port)
+    if not port_free(host, args.port):
+        raise SystemExit("port %d is in use: stop what runs there, or pass --port N" % args.port)
+
+    say("photo-search offline demo: starting the local server on %s (data in var/local/)" % base)
+    log = open(os.path.join(ROOT, "var", "local-server.log"), "ab")
+    server = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "localserver.py"), "--host", host,
+                               "--port", str(args.port), "--reconcile-seconds", "30"],
+                              cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_ready(base, server)
+        os.environ["LOCAL_PUBLIC_URL"] = base
+        load_stage("local")
+        from chalicelib import auth
+        token = auth.issue_local_token(args.user)
+        headers = {"Authorization": token}
+        say("token for user %r (sub %s) issued\n" % (args.user, auth.local_sub(args.user)))
+
+        items = list(photos())
+        counts = {}
+        start = time.time()
+        for i, (name, data, content_type) in enumerate(items):
+            bar(i, len(items), name)
+            up = requests.post(base + "/uploads", headers=headers, timeout=30,
+                               json={"name": "demo/" + name, "content_type": content_type}).json()
+            existing = requests.get(base + "/photos/" + up["photo_id"], headers=headers, timeout=30)
+            if existing.status_code == 200 and existing.json()["status"] != "pending" \
+                    and existing.json()["size"] == len(data):
+                counts["already there"] = counts.get("already there", 0) + 1
+                continue
+            put = requests.put(up["upload"]["url"], data=data, headers=up["upload"]["headers"], timeout=120)
+            status = put.json().get("status", "error %d" % put.status_code)
+            counts[status] = counts.get(status, 0) + 1
+        bar(len(items), len(items), "done")
+        sys.stderr.write("\n")
+        say("uploaded %d photos in %.1f s: %s\n" % (len(items), time.time() - start,
+                                                       ", ".join("%d %s" % (n, s) for s, n in sorted(counts.items()))))
+
+        for q, what in SEARCHES:
+            found = requests.get(base + "/photos", params={"q": q, "limit": 3}, headers=headers, timeout=30).json()
+            say("search %r (%s): %d shown" % (q, what, len(found["photos"])))
+            for p in found["photos"]:
+                labels = ", ".join("%s %.0f" % (lab["name"], lab["confidence"]) for lab in p["labels"][:4])
+                text = " | text: %s" % p["text"][0]["text"] if p.get("text") else ""
+                ok = requests.get(p["url"], timeout=30).status_code == 200
+                say("  %-28s score %6.1f  %s%s" % (p["key"].rsplit("/", 1)[-1], p["score"] or 0, labels, text))
+                say("    %s  (url %s)" % (p["url"], "works" if ok else "FAILED"))
+            say()
+
+        say("Try it yourself (%s):" % ("start the server again with ./dev serve --port %d" % args.port if args.exit
+                                        else "the server keeps running until Ctrl-C"))
+        say("  TOKEN=$(.venv/bin/python -m chalicelib.cli token %s)" % args.user)
+        say("  curl -H \"Authorization: $TOKEN\" \"%s/photos?q=cat\"" % base)
+        say("  curl -X POST %s/search -H \"Authorization: $TOKEN\" -H \"search-key: open hours\"" % base)
+        say("  curl -X POST %s/uploads -H \"Authorization: $TOKEN\" -H 'Content-Type: application/json' "
+            "-d '{\"name\": \"my/photo.jpg\"}'" % base)
+        say("  curl -X PUT \"<upload.url from the answer>\" -H 'Content-Type: image/jpeg' --data-binary @photo.jpg")
+        say("  curl -X DELETE -H \"Authorization: $TOKEN\" %s/photos/<photo_id>" % base)
+        say("  cp photo.jpg var/local/bucket/usercontent/%s/  # picked up by the reconciler within 30 s"
+            % auth.local_sub(args.user))
+        if args.exit:
+            return 0
+        say("\nServing on %s; Ctrl-C stops." % base)
+        while server.poll() is None:
+            time.sleep(1)
+        return server.returncode
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
