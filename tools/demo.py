@@ -50,7 +50,10 @@ def bar(done, total, label):
 def sign(text, background):
     img = Image.open(os.path.join(DATA, background)).convert("RGB")
     draw = ImageDraw.Draw(img)
-    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", 36)
+    try:
+        font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", 36)
+    except OSError:   # no fonts-dejavu-core: Pillow's own scalable font
+        font = ImageFont.load_default(36)
     left, top, right, bottom = draw.textbbox((24, 24), text, font=font)
     if right + 40 > img.width:
         img = img.resize((right + 40, int(img.height * (right + 40) / img.width)))
