@@ -1,7 +1,6 @@
 """End to end against a real `chalice local --stage local` (tools/localserver.py) on loopback:
 real HTTP, real tokens, files on disk, a real SQLite file, the local models."""
 import os
-import shutil
 import socket
 import subprocess
 import sys

@@ -11,7 +11,6 @@ second run reuses what is installed and indexed.
 """
 import argparse
 import io
-import json
 import os
 import socket
 import subprocess

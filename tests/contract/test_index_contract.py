@@ -16,7 +16,7 @@ from chalicelib.index import ANY, documents
 from chalicelib.index.terms import query_words
 from chalicelib.storage import ObjectInfo
 from tests.conftest import REGION
-from tests.support.rekognition import CAR, DOG, GRASS, PERSON, SPORTS_CAR, STREET, WHEEL
+from tests.support.rekognition import CAR, DOG, GRASS, PERSON, SPORTS_CAR, WHEEL
 from chalicelib.analysis import normalize_labels
 
 BACKENDS = ["opensearch-http", "sqlite"] + (["opensearch-live"] if os.environ.get("OPENSEARCH_URL") else [])
