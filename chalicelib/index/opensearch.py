@@ -33,6 +33,11 @@ MAPPINGS = {
         }},
         "properties": {"type": "object", "enabled": False},
         "faces": {"type": "object", "enabled": False},
+        "metadata": {"type": "object", "enabled": False},
+        "taken_at": {"type": "date"}, "photo_time": {"type": "date"},
+        "camera_make": KEYWORD, "camera_model": KEYWORD, "format": KEYWORD,
+        "location": {"type": "geo_point"}, "face_count": {"type": "integer"}, "has_text": {"type": "boolean"},
+        "colors": KEYWORD,
         "moderation": {"type": "object", "enabled": False},
     },
 }

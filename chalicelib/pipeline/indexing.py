@@ -11,7 +11,7 @@ Order rules (S3 delivers events at least once and in any order):
 - Writes are conditional on the version read (optimistic concurrency); on a
   conflict the newer document is re-read and the rules applied again.
 """
-from chalicelib import logs, settings
+from chalicelib import logs, media, settings
 from chalicelib.analysis import ImageRejected, PhotoSource, normalize_faces, normalize_labels, \
     normalize_moderation, normalize_properties, normalize_text
 from chalicelib.errors import VersionConflict
@@ -103,23 +103,30 @@ def analyse(services, owner, bucket, key, info, sequencer, previous=None, deadli
     attempts = (previous or {}).get("attempts", 0) + 1 if previous and needs_retry(previous) else 1
 
     def doc(status, labels=(), reason=None, retryable=False, content_type=None, model_version=None, text=(),
-            properties=None, faces=(), moderation=None):
+            properties=None, faces=(), moderation=None, metadata=None):
         described = info._replace(content_type=content_type or info.content_type)
         return documents.build(pid, owner, bucket, key, described, sequencer, status, labels, reason, retryable,
                                engine=getattr(services.analyzer, "engine", None), model_version=model_version,
                                attempts=attempts, text=text, properties=properties, faces=faces,
-                               moderation=moderation)
+                               moderation=moderation, metadata=metadata)
 
     if info.size == 0:
         return doc(STATUS_UNSUPPORTED, reason="EmptyObject: the object has no bytes"), None
     if info.size > settings.REKOGNITION_S3_MAX_BYTES:
         return doc(STATUS_UNSUPPORTED, reason="ImageTooLarge: %d bytes is over the 15 MB limit" % info.size), None
-    head = services.storage.read(key, SNIFF_BYTES) or b""
-    content_type = sniff_image_type(head)
+    data = services.storage.read(key) or b""
+    try:
+        metadata = media.read_metadata(data, settings.get_int("DECODE_MAX_PIXELS", minimum=1))
+    except media.NotAnImage:
+        metadata = None
+    except ValueError as e:
+        return doc(STATUS_UNSUPPORTED, reason="ImageTooLarge: %s" % e), None
+    content_type = sniff_image_type(data[:SNIFF_BYTES])
     if content_type is None:
-        return doc(STATUS_UNSUPPORTED, reason="NotSupportedImageType: only JPEG and PNG images are analysed"), None
+        return doc(STATUS_UNSUPPORTED, reason="NotSupportedImageType: only JPEG and PNG images are analysed",
+                   metadata=metadata), None
 
-    source = PhotoSource(bucket, key, info.etag, lambda: services.storage.read(key))
+    source = PhotoSource(bucket, key, info.etag, lambda: data)
     features = settings.features()
     min_conf = settings.get_float("MIN_CONFIDENCE", minimum=0, maximum=100)
     max_labels = settings.get_int("MAX_LABELS", minimum=1, maximum=1000)
@@ -128,16 +135,16 @@ def analyse(services, owner, bucket, key, info, sequencer, previous=None, deadli
                                    deadline=deadline)
     except ImageRejected as e:
         return doc(STATUS_FAILED, reason="%s: %s" % (e.code, e.reason) if e.reason != e.code else e.code,
-                   content_type=content_type), None
+                   content_type=content_type, metadata=metadata), None
     except TransientError as e:
         return doc(STATUS_FAILED, reason="%s (will be retried)" % e, retryable=True,
-                   content_type=content_type), e
+                   content_type=content_type, metadata=metadata), e
     return doc(STATUS_INDEXED, normalize_labels(result), content_type=content_type,
                model_version=result.get("LabelModelVersion"), text=normalize_text(result.get("TextDetections")),
                properties=normalize_properties(result.get("ImageProperties")),
                faces=normalize_faces(result.get("FaceDetails")),
                moderation=normalize_moderation(result["ModerationLabels"]) if "ModerationLabels" in result
-               else None), None
+               else None, metadata=metadata), None
 
 
 def _keeps_current(current, sequencer, etag):
