@@ -104,8 +104,8 @@ def put_file():
 # signature is the authorization.
 if settings.declared("STORAGE_BACKEND", "s3") == "disk":
     app.route("/files", methods=["GET"])(get_file)
-    app.route("/files", methods=["PUT"], content_types=["image/jpeg", "image/png", "application/octet-stream"])(
-        put_file)
+    app.route("/files", methods=["PUT"], content_types=list(settings.UPLOAD_CONTENT_TYPES) + [
+        "application/octet-stream"])(put_file)
 
 
 def _deadline(context):

@@ -34,6 +34,64 @@ class NotAnImage(Exception):
     """The bytes are not an image format this project reads."""
 
 
+class Corrupt(Exception):
+    """An image format we read, but the pixels cannot be decoded (truncated, damaged)."""
+
+
+ANALYSABLE = ("jpeg", "png")
+REKOGNITION_BYTES = 5 * 1024 * 1024   # Rekognition's limit for an image sent as bytes
+
+
+def needs_conversion(meta):
+    """Formats Rekognition does not take, and pictures whose EXIF orientation must be applied
+    first (so that boxes match the picture as displayed)."""
+    return meta["format"] not in ANALYSABLE or meta["orientation"] != 1
+
+
+def to_rgb(img):
+    """8-bit RGB from any mode: palette, grayscale, CMYK, 16-bit, transparent (over white)."""
+    from PIL import Image
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        import numpy as np
+        arr = np.asarray(img, dtype=np.float64)
+        top = arr.max() or 1.0
+        img = Image.fromarray((arr / top * 255.0).clip(0, 255).astype("uint8"), "L")
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode in ("RGBA", "LA", "PA"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba)
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    return img
+
+
+def to_jpeg(data, max_bytes=REKOGNITION_BYTES, max_side=4096, quality=90):
+    """The picture as displayed (first frame, EXIF orientation applied, RGB) as a JPEG of at
+    most `max_bytes`, shrinking it if needed.  Corrupt when the pixels cannot be decoded."""
+    from PIL import Image, ImageOps
+    _register_heif()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            img = Image.open(io.BytesIO(data))
+            img.seek(0)
+            img.load()
+            img = to_rgb(ImageOps.exif_transpose(img))
+    except (OSError, ValueError, SyntaxError, EOFError) as e:
+        raise Corrupt(str(e))
+    side = max_side
+    while True:
+        if max(img.size) > side:
+            img.thumbnail((side, side), Image.LANCZOS)
+        out = io.BytesIO()
+        img.save(out, "JPEG", quality=quality)
+        if out.tell() <= max_bytes or side < 256:
+            return out.getvalue()
+        side = int(max(img.size) * 0.75)
+
+
 def read_metadata(data, max_pixels=None):
     """Metadata of an image file, or NotAnImage.  Raises ValueError("too many pixels")
     when the header declares more than `max_pixels`."""

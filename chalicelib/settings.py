@@ -55,7 +55,8 @@ DEFAULTS = {
 REKOGNITION_S3_MAX_BYTES = 15 * 1024 * 1024
 
 PHOTO_PREFIX = "usercontent/"
-UPLOAD_CONTENT_TYPES = ("image/jpeg", "image/png")
+UPLOAD_CONTENT_TYPES = ("image/jpeg", "image/png", "image/heic", "image/heif", "image/webp", "image/gif",
+                        "image/tiff", "image/bmp")
 
 
 def get(name):

@@ -86,11 +86,22 @@ class RekognitionStub:
     def __init__(self, client):
         self.client = client
         self.stubber = Stubber(client)
+        self.sent = []
+        client.meta.events.register("provide-client-params.rekognition.*", self.capture)
 
     def labels(self, bucket, key, response, min_confidence=55.0, max_labels=50):
         self.stubber.add_response("detect_labels", response, {
             "Image": {"S3Object": {"Bucket": bucket, "Name": key}},
             "MinConfidence": min_confidence, "MaxLabels": max_labels})
+
+    def labels_for_bytes(self, response, min_confidence=55.0, max_labels=50):
+        """Expect DetectLabels on converted image bytes; `self.sent` collects what was sent."""
+        from botocore.stub import ANY
+        self.stubber.add_response("detect_labels", response, {
+            "Image": {"Bytes": ANY}, "MinConfidence": min_confidence, "MaxLabels": max_labels})
+
+    def capture(self, event_name, params, **kwargs):
+        self.sent.append(params)
 
     def error(self, code, message="", status=400):
         self.stubber.add_client_error("detect_labels", service_error_code=code, service_message=message,

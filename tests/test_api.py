@@ -192,6 +192,7 @@ def test_an_upload_url_lets_curl_upload_under_the_callers_prefix_only(client, us
     {"name": ""},
     {"name": "x.jpg", "content_type": "text/html"},
     {"name": "x.svg", "content_type": "image/svg+xml"},
+    {"name": "x.pdf", "content_type": "application/pdf"},
     {"name": "x" * 1100 + ".jpg"},
 ])
 def test_forged_or_hostile_upload_requests_are_refused(client, users, services, payload):

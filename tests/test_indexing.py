@@ -7,7 +7,7 @@ from chalicelib.keys import photo_id
 from chalicelib.retry import TransientError
 from tests.conftest import BUCKET, s3_event
 from tests.support import images
-from tests.support.rekognition import CAR_ON_STREET, DOG_ON_GRASS
+from tests.support.rekognition import CAR_ON_STREET, DOG_ON_GRASS, PERSON_WITH_DOG
 
 
 def put(s3, key, body=None, content_type="image/jpeg"):
@@ -141,8 +141,8 @@ def test_a_non_image_is_stored_as_unsupported_with_a_reason(client, services, s3
 @pytest.mark.parametrize("body,reason", [
     (b"", "EmptyObject"),
     (b"\xff\xd8\xff" + b"\0" * (15 * 1024 * 1024 + 1), "ImageTooLarge"),
-    (b"GIF89a" + b"\0" * 64, "NotSupportedImageType"),
-    (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "NotSupportedImageType"),
+    (b"BM" + b"\0" * 64, "NotSupportedImageType"),
+    (b"RIFF\x00\x00\x00\x00WAVEfmt ", "NotSupportedImageType"),
 ])
 def test_unsupported_objects_are_recorded_without_calling_rekognition(client, services, s3, body, reason):
     key = "usercontent/alice/file.png"
@@ -155,7 +155,7 @@ def test_unsupported_objects_are_recorded_without_calling_rekognition(client, se
                                   "InvalidParameterException"])
 def test_images_rekognition_rejects_are_failed_with_a_visible_reason(client, services, s3, rekognition, code):
     key = "usercontent/alice/bad.jpg"
-    etag = put(s3, key, b"\xff\xd8\xff\xe0 truncated jpeg")
+    etag = put(s3, key, images.jpeg())
     rekognition.error(code, "Request has invalid image format")
     assert index_event(client, created(key, etag)) == ["failed"]
     doc = stored(services, key)
@@ -292,14 +292,53 @@ def test_camera_metadata_is_stored_with_the_photo(client, services, s3, rekognit
     assert doc["location"] is None and doc["face_count"] == 0 and doc["has_text"] is False
 
 
-def test_a_heic_is_recorded_with_its_metadata_and_gps(client, services, s3):
+def _sent_image(rekognition):
+    import io
+    from PIL import Image
+    data = rekognition.sent[-1]["Image"]["Bytes"]
+    return data, Image.open(io.BytesIO(data))
+
+
+def test_a_phone_heic_is_converted_to_jpeg_for_rekognition_with_metadata_and_gps(client, services, s3,
+                                                                                 rekognition):
     key = "usercontent/alice/phone/pug.heic"
     etag = put(s3, key, _real("pug.heic"), "image/heic")
-    assert index_event(client, created(key, etag)) == ["unsupported"]
+    rekognition.labels_for_bytes(DOG_ON_GRASS)
+    assert index_event(client, created(key, etag)) == ["indexed"]
+    data, sent = _sent_image(rekognition)
+    assert sent.format == "JPEG" and sent.size == (4032, 3024) and len(data) <= 5 * 1024 * 1024
     doc = stored(services, key)
-    assert doc["reason"].startswith("NotSupportedImageType")
+    assert doc["labels"][0]["name"] == "Dog" and doc["content_type"] == "image/heic"
     assert doc["metadata"]["camera_model"] == "iPhone 13 Pro"
     assert doc["location"] == {"lat": 44.8504778, "lon": 34.9766472} and doc["format"] == "heic"
+
+
+@pytest.mark.parametrize("fmt", ["WEBP", "GIF", "TIFF", "BMP"])
+def test_other_formats_are_converted_to_jpeg(client, services, s3, rekognition, fmt):
+    key = "usercontent/alice/picture." + fmt.lower()
+    etag = put(s3, key, images.image_bytes(fmt), "image/" + fmt.lower())
+    rekognition.labels_for_bytes(CAR_ON_STREET)
+    assert index_event(client, created(key, etag)) == ["indexed"]
+    assert _sent_image(rekognition)[1].format == "JPEG"
+    assert stored(services, key)["format"] == fmt.lower().replace("tiff", "tiff")
+
+
+def test_exif_orientation_is_applied_before_analysis(client, services, s3, rekognition):
+    import io
+    from PIL import Image, ImageChops, ImageOps
+    key = "usercontent/alice/rotated.jpg"
+    original = _real("hopper_orientation_6.jpg")
+    etag = put(s3, key, original)
+    rekognition.labels_for_bytes(PERSON_WITH_DOG)
+    assert index_event(client, created(key, etag)) == ["indexed"]
+    _, sent = _sent_image(rekognition)
+    stored_as = Image.open(io.BytesIO(original)).convert("RGB")
+    displayed = ImageOps.exif_transpose(Image.open(io.BytesIO(original))).convert("RGB")
+
+    def diff(a, b):
+        import numpy as np
+        return float(np.asarray(ImageChops.difference(a, b).convert("L"), dtype=np.float64).mean())
+    assert diff(sent.convert("RGB"), displayed) < 5 < diff(sent.convert("RGB"), stored_as)
 
 
 def test_a_decompression_bomb_is_unsupported_as_too_large(client, services, s3):
@@ -307,3 +346,10 @@ def test_a_decompression_bomb_is_unsupported_as_too_large(client, services, s3):
     etag = put(s3, key, _real("decompression_bomb.gif"), "image/gif")
     assert index_event(client, created(key, etag)) == ["unsupported"]
     assert stored(services, key)["reason"].startswith("ImageTooLarge")
+
+
+def test_a_broken_jpeg_fails_without_paying_for_analysis(client, services, s3):
+    key = "usercontent/alice/broken.jpg"
+    etag = put(s3, key, b"\xff\xd8\xff\xe0 not really a jpeg")
+    assert index_event(client, created(key, etag)) == ["failed"]   # no Rekognition call queued
+    assert stored(services, key)["reason"].startswith("InvalidImageFormat")

@@ -57,3 +57,13 @@ def test_a_corrupt_upload_is_failed_with_a_reason_by_the_local_engine(local_clie
     assert index_event(local_client, created(key, etag)) == ["failed"]
     doc = local_services.index.get(photo_id(BUCKET, key))[0]
     assert doc["reason"].startswith("InvalidImageFormat") and doc["retryable"] is False
+
+
+def test_a_phone_heic_is_analysed_by_the_local_engine(local_client, local_services, s3, users):
+    key = "usercontent/%s/phone/pug.heic" % users["alice"].sub
+    with open(photos.path("pug.heic"), "rb") as f:
+        etag = put(s3, key, f.read(), "image/heic")
+    assert index_event(local_client, created(key, etag)) == ["indexed"]
+    doc = local_services.index.get(photo_id(BUCKET, key))[0]
+    assert "Dog" in [lab["name"] for lab in doc["labels"][:5]]          # a pug
+    assert doc["metadata"]["gps"]["lat"] == 44.8504778 and doc["format"] == "heic"

@@ -9,6 +9,7 @@ from chalicelib.pipeline import reconcile as reconciliation
 from chalicelib.storage import ObjectInfo
 from tests.conftest import BUCKET
 from tests.support.rekognition import CAR_ON_STREET, DOG_ON_GRASS
+from tests.support import images
 from tests.test_indexing import created, index_event, put, stored
 
 
@@ -29,7 +30,7 @@ def test_the_schedule_indexes_missing_removes_orphans_and_reindexes_changed(clie
     etag = put(s3, changed)
     rekognition.labels(BUCKET, changed, DOG_ON_GRASS)
     index_event(client, created(changed, etag))
-    put(s3, changed, b"\x89PNG\r\n\x1a\n" + b"\0" * 50, "image/png")     # overwritten, event lost
+    put(s3, changed, images.png(), "image/png")                        # overwritten, event lost
     missing = "usercontent/bob/missed event.jpg"
     put(s3, missing)                                                    # event lost
     orphan(services, "usercontent/alice/deleted.jpg")                    # delete event lost

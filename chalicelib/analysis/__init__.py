@@ -23,8 +23,10 @@ It raises:
 """
 from collections import namedtuple
 
-PhotoSource = namedtuple("PhotoSource", "bucket key etag fetch")
-PhotoSource.__new__.__defaults__ = (None,)
+# `converted`: JPEG bytes to analyse instead of the stored object (a format Rekognition does
+# not take, or an EXIF orientation to apply first); None analyses the object as stored.
+PhotoSource = namedtuple("PhotoSource", "bucket key etag fetch converted")
+PhotoSource.__new__.__defaults__ = (None, None)
 
 
 class ImageRejected(Exception):

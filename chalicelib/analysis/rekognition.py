@@ -26,7 +26,8 @@ class RekognitionAnalyzer:
 
     def analyze(self, source, features, min_confidence, max_labels):
         """One API call per enabled feature (each is billed separately)."""
-        image = {"S3Object": {"Bucket": source.bucket, "Name": source.key}}
+        image = {"Bytes": source.converted} if source.converted else \
+            {"S3Object": {"Bucket": source.bucket, "Name": source.key}}
         result = {}
         if "labels" in features or "properties" in features:
             kwargs = {"Image": image, "MaxLabels": max_labels, "MinConfidence": min_confidence}

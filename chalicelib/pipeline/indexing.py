@@ -121,12 +121,20 @@ def analyse(services, owner, bucket, key, info, sequencer, previous=None, deadli
         metadata = None
     except ValueError as e:
         return doc(STATUS_UNSUPPORTED, reason="ImageTooLarge: %s" % e), None
-    content_type = sniff_image_type(data[:SNIFF_BYTES])
-    if content_type is None:
-        return doc(STATUS_UNSUPPORTED, reason="NotSupportedImageType: only JPEG and PNG images are analysed",
-                   metadata=metadata), None
-
-    source = PhotoSource(bucket, key, info.etag, lambda: data)
+    if metadata is None:
+        if sniff_image_type(data[:SNIFF_BYTES]):   # a JPEG/PNG signature over bytes that do not parse
+            return doc(STATUS_FAILED, reason="InvalidImageFormat: the image is corrupt or truncated"), None
+        return doc(STATUS_UNSUPPORTED, reason="NotSupportedImageType: JPEG, PNG, HEIC/HEIF, WebP, GIF, TIFF "
+                                              "and BMP images are analysed"), None
+    content_type = sniff_image_type(data[:SNIFF_BYTES]) or "image/" + metadata["format"]
+    converted = None
+    if media.needs_conversion(metadata):
+        try:
+            converted = media.to_jpeg(data)
+        except media.Corrupt as e:
+            return doc(STATUS_FAILED, reason="InvalidImageFormat: the image cannot be decoded (%s)" % e,
+                       content_type=content_type, metadata=metadata), None
+    source = PhotoSource(bucket, key, info.etag, lambda: data, converted)
     features = settings.features()
     min_conf = settings.get_float("MIN_CONFIDENCE", minimum=0, maximum=100)
     max_labels = settings.get_int("MAX_LABELS", minimum=1, maximum=1000)

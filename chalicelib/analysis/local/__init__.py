@@ -49,7 +49,7 @@ class LocalAnalyzer:
                 task.model
 
     def analyze(self, source, features, min_confidence, max_labels):
-        data = source.fetch()
+        data = source.converted or source.fetch()
         if data is None:
             raise ImageRejected("InvalidS3Object", "the object could not be read")
         img, _ = decode(data, settings.get_int("DECODE_MAX_PIXELS", minimum=1))

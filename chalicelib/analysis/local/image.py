@@ -9,6 +9,7 @@ import io
 import warnings
 
 from chalicelib.analysis import ImageRejected
+from chalicelib.media import to_rgb
 
 MIN_SIDE = 80          # Rekognition's minimum
 WORKING_SIDE = 2048    # the largest side any local model looks at
@@ -44,21 +45,3 @@ def decode(data, max_pixels):
     if max(img.size) > WORKING_SIDE:
         img.thumbnail((WORKING_SIDE, WORKING_SIDE), Image.BILINEAR)
     return img, fmt
-
-
-def to_rgb(img):
-    from PIL import Image
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        import numpy as np
-        arr = np.asarray(img, dtype=np.float64)
-        top = arr.max() or 1.0
-        img = Image.fromarray((arr / top * 255.0).clip(0, 255).astype("uint8"), "L")
-    if img.mode == "P":
-        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-    if img.mode in ("RGBA", "LA", "PA"):
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(background, rgba)
-    if img.mode != "RGB":
-        img = img.convert("RGB")
-    return img
