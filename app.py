@@ -57,14 +57,17 @@ def _query(name):
 def search_by_header(caller):
     body = _json_body() or {}
     q = app.current_request.headers.get("search-key", body.get("q"))
-    return photos.search(components.services(), caller, q,
-                         limit=body.get("limit", _query("limit")), cursor=body.get("cursor", _query("cursor")))
+    filters = body.get("filters") if isinstance(body.get("filters"), dict) else app.current_request.query_params
+    return photos.search(components.services(), caller, q, limit=body.get("limit", _query("limit")),
+                         cursor=body.get("cursor", _query("cursor")), filters=filters,
+                         sort=body.get("sort", _query("sort")))
 
 
 @app.route("/photos", methods=["GET"], authorizer=authorizer)
 @api
 def search_photos(caller):
-    return photos.search(components.services(), caller, _query("q"), limit=_query("limit"), cursor=_query("cursor"))
+    return photos.search(components.services(), caller, _query("q"), limit=_query("limit"), cursor=_query("cursor"),
+                         filters=app.current_request.query_params, sort=_query("sort"))
 
 
 @app.route("/photos/{photo_id}", methods=["GET"], authorizer=authorizer)

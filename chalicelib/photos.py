@@ -5,6 +5,7 @@ from chalicelib.index import documents
 from chalicelib.index.terms import query_words
 from chalicelib.keys import is_photo_id, photo_id, upload_key
 from chalicelib.index import ANY
+from chalicelib.index.filters import parse as parse_filters, sort_order
 from chalicelib.keys import parse_key
 from chalicelib.pipeline.indexing import index_object
 from chalicelib.pipeline.removal import remove_object
@@ -26,9 +27,11 @@ def page_size(raw):
     return value
 
 
-def search(services, caller, q, limit=None, cursor=None):
-    """The caller's photos matching every word of `q` (all photos when `q` is empty)."""
+def search(services, caller, q, limit=None, cursor=None, filters=None, sort=None):
+    """The caller's photos matching every word of `q` and every filter (chalicelib.index.filters);
+    an empty `q` lists the photos that match the filters."""
     size = page_size(limit)
+    chosen = parse_filters(filters)
     if q is not None and not isinstance(q, str):
         raise BadRequest("q must be a string")
     if q and len(q) > 512:
@@ -36,19 +39,21 @@ def search(services, caller, q, limit=None, cursor=None):
     words = query_words(q)
     if q and q.strip() and not words:
         raise BadRequest("q has no searchable words")
+    order = sort_order(sort, bool(words))
     if words:
-        page = services.index.search(caller.sub, words, size, cursor)
+        page = services.index.search(caller.sub, words, size, cursor, chosen, order)
     else:
-        page = services.index.list(caller.sub, size, cursor)
+        page = services.index.list(caller.sub, size, cursor, chosen, order)
     expires = settings.get_int("PRESIGN_EXPIRY_SECONDS", minimum=1, maximum=604800)
     photos = []
     for doc in page.hits:
         item = documents.public(doc, services.storage.presign_get(doc["key"], expires))
-        if words:
+        if words and order == "relevance":
             item["score"] = round(doc["_score"], 3) if doc.get("_score") is not None else None
         photos.append(item)
     logs.event("search", "ok", photo_id=None, owner=caller.sub, words=len(words), hits=len(photos))
-    return {"query": {"q": q or "", "words": words}, "photos": photos, "next": page.next}
+    return {"query": {"q": q or "", "words": words, "filters": chosen, "sort": order}, "photos": photos,
+            "next": page.next}
 
 
 def _own_document(services, caller, pid):

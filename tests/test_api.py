@@ -81,7 +81,7 @@ def test_a_hit_carries_key_labels_size_time_status_and_a_working_url(client, pho
     got = requests.get(hit["url"], timeout=10)
     assert got.status_code == 200 and got.content == images.jpeg()
     assert "X-Amz-Expires=3600" in hit["url"]
-    assert r.json_body["query"] == {"q": "car", "words": ["car"]}
+    assert r.json_body["query"] == {"q": "car", "words": ["car"], "filters": {}, "sort": "relevance"}
 
 
 def test_url_expiry_is_configurable(client, photos, users, monkeypatch):
@@ -216,3 +216,21 @@ def test_an_index_that_is_down_answers_503_and_loses_nothing(client, photos, use
     assert r.status_code == 503 and r.json_body["error"] == "ServiceUnavailable"
     opensearch.failures.clear()
     assert client.http.get("/photos?q=dog", headers=auth(users["alice"])).status_code == 200
+
+
+def test_filters_and_sort_through_the_api(client, photos, users):
+    alice = auth(users["alice"])
+    r = client.http.get("/photos?format=jpeg&has_faces=false&sort=oldest", headers=alice)
+    assert r.status_code == 200 and r.json_body["query"]["sort"] == "oldest"
+    assert r.json_body["query"]["filters"] == {"format": "jpeg", "has_faces": False}
+    assert {p["photo_id"] for p in r.json_body["photos"]} == {photos["car"], photos["dog"], photos["both"]}
+    body = json.dumps({"filters": {"format": "png"}, "sort": "newest"})
+    r = client.http.post("/search", headers=dict(alice, **{"search-key": "dog"}), body=body)
+    assert r.status_code == 200 and r.json_body["photos"] == []
+
+
+@pytest.mark.parametrize("query", ["color=plaid", "near=91,0", "near=abc", "radius_km=3", "taken_from=yesterday",
+                                   "has_text=maybe", "sort=random", "sort=relevance", "format=svg"])
+def test_bad_filters_are_400(client, users, services, query):
+    r = client.http.get("/photos?" + query, headers=auth(users["alice"]))
+    assert r.status_code == 400, query

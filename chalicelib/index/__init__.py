@@ -10,10 +10,12 @@ Interface (every implementation passes tests/contract/test_index_contract.py):
   Otherwise VersionConflict.  ``put(doc, version=ANY)`` writes regardless.
 - ``delete(photo_id, version=ANY) -> bool``: False when absent;
   VersionConflict when a given version no longer matches.
-- ``search(owner, words, size, after=None) -> Page``: the owner's photos that
-  match every word (see below), best first.
-- ``list(owner, size, after=None) -> Page``: the owner's photos, newest upload
-  first.
+- ``search(owner, words, size, after=None, filters=None, sort="relevance") -> Page``:
+  the owner's photos that match every word (see below) and every filter
+  (chalicelib.index.filters), best first or by time.
+- ``list(owner, size, after=None, filters=None, sort="newest") -> Page``: the
+  owner's photos that match the filters, newest (or oldest) first; a photo's
+  time is when it was taken, else when it was uploaded.
 - ``scan(bucket, after_key="", size=100) -> [(doc, version)]``: documents of
   one bucket in ascending key order (UTF-8 bytes), for the reconciler.
 - ``bulk(actions) -> [outcome]``: actions ``("put", doc, version)`` or
@@ -25,7 +27,8 @@ Query semantics, identical on every backend:
   folded).  A photo matches when EVERY word is a term of at least one of its
   labels (label name, any parent, any alias) or of a line of text read in it.
 - Score: for each word, the highest confidence among the labels and text lines
-  it matches; summed over the words.  Order: score descending, then photo id.
+  it matches; summed over the words.  Order: score descending, then photo id
+  (or, sorted by time, photo time then photo id).
 - Pages: `after` is the opaque `next` of the previous Page; the order is total,
   so pages never repeat or skip a photo that did not change.
 """
@@ -51,7 +54,7 @@ def decode_cursor(kind, cursor):
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
-        if data["k"] != kind or not isinstance(data["v"], list) or len(data["v"]) != 2:
+        if data["k"] != kind or not isinstance(data["v"], list) or len(data["v"]) != 2:  # kind: "search:newest"...
             raise ValueError
         return data["v"]
     except (ValueError, KeyError, TypeError):

@@ -58,7 +58,7 @@ def build(photo_id, owner, bucket, key, info, sequencer, status, labels=(), reas
         "moderation": moderation,
         "metadata": metadata,
         # flat fields for filters and sorting (chalicelib.media for what they mean)
-        **filter_fields(metadata, properties, faces, text, iso(info.last_modified)),
+        **filter_fields(metadata, properties, faces, text, iso(info.last_modified) or now_iso()),
         "search_terms": search_terms,
     }
 

@@ -71,23 +71,47 @@ def word_clause(word):
     return {"dis_max": {"tie_breaker": 0.0, "queries": [_best("labels", word), _best("text_lines", word)]}}
 
 
-def search_body(owner, words, size, after):
+SORTS = {
+    "relevance": [{"_score": {"order": "desc"}}, {"photo_id": {"order": "asc"}}],
+    "newest": [{"photo_time": {"order": "desc"}}, {"photo_id": {"order": "asc"}}],
+    "oldest": [{"photo_time": {"order": "asc"}}, {"photo_id": {"order": "asc"}}],
+}
+
+
+def filter_clauses(owner, f):
+    """The owner term first, then one clause per filter (chalicelib.index.filters)."""
+    clauses = [{"term": {"owner": owner}}]
+    for field, low, high in (("taken_at", "taken_from", "taken_to"), ("uploaded_at", "uploaded_from", "uploaded_to")):
+        bounds = {op: f[name] for op, name in (("gte", low), ("lte", high)) if name in f}
+        if bounds:
+            clauses.append({"range": {field: bounds}})
+    for name in ("camera_make", "camera_model", "has_text", "format", "status"):
+        if name in f:
+            clauses.append({"term": {name: f[name]}})
+    if "has_faces" in f:
+        clauses.append({"range": {"face_count": {"gte": 1}}} if f["has_faces"] else {"term": {"face_count": 0}})
+    if "color" in f:
+        clauses.append({"term": {"colors": f["color"]}})
+    if "near" in f:
+        near = f["near"]
+        clauses.append({"geo_distance": {"distance": "%gkm" % near["radius_km"],
+                                         "location": {"lat": near["lat"], "lon": near["lon"]}}})
+    return clauses
+
+
+def search_body(owner, words, size, after, filters=None, sort="relevance"):
+    query = {"bool": {"filter": filter_clauses(owner, filters or {})}}
+    if words:
+        query["bool"]["must"] = [word_clause(w) for w in words]
     body = {"size": size + 1, "track_total_hits": False, "_source": {"excludes": HIDDEN},
-            "query": {"bool": {"filter": [{"term": {"owner": owner}}],
-                               "must": [word_clause(w) for w in words]}},
-            "sort": [{"_score": {"order": "desc"}}, {"photo_id": {"order": "asc"}}]}
+            "query": query, "sort": SORTS[sort]}
     if after:
         body["search_after"] = after
     return body
 
 
-def list_body(owner, size, after):
-    body = {"size": size + 1, "track_total_hits": False, "_source": {"excludes": HIDDEN},
-            "query": {"bool": {"filter": [{"term": {"owner": owner}}]}},
-            "sort": [{"uploaded_at": {"order": "desc", "missing": "_last"}}, {"photo_id": {"order": "asc"}}]}
-    if after:
-        body["search_after"] = after
-    return body
+def list_body(owner, size, after, filters=None, sort="newest"):
+    return search_body(owner, [], size, after, filters, sort)
 
 
 def scan_body(bucket, after_key, size):
@@ -202,13 +226,13 @@ class OpenSearchIndex:
         return outcomes
 
     # -- queries ----------------------------------------------------------
-    def search(self, owner, words, size, after=None):
-        body = search_body(owner, words, size, decode_cursor("search", after))
-        return self._page("search", body, size)
+    def search(self, owner, words, size, after=None, filters=None, sort="relevance"):
+        kind = "search:" + sort
+        return self._page(kind, search_body(owner, words, size, decode_cursor(kind, after), filters, sort), size)
 
-    def list(self, owner, size, after=None):
-        body = list_body(owner, size, decode_cursor("list", after))
-        return self._page("list", body, size)
+    def list(self, owner, size, after=None, filters=None, sort="newest"):
+        kind = "list:" + sort
+        return self._page(kind, list_body(owner, size, decode_cursor(kind, after), filters, sort), size)
 
     def scan(self, bucket, after_key="", size=100):
         with _translated():
@@ -222,7 +246,8 @@ class OpenSearchIndex:
         more = len(hits) > size
         hits = hits[:size]
         nxt = encode_cursor(kind, hits[-1]["sort"]) if more and hits else None
-        return Page([dict(h["_source"], _score=h.get("_score")) for h in hits], nxt)
+        scored = kind == "search:relevance"
+        return Page([dict(h["_source"], _score=h.get("_score") if scored else None) for h in hits], nxt)
 
     def _write_params(self):
         return {"refresh": self.refresh_writes} if self.refresh_writes else {}

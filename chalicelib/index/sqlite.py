@@ -26,6 +26,7 @@ from datetime import datetime
 
 from chalicelib.errors import BackendUnavailable, VersionConflict
 from chalicelib.index import ANY, Page, decode_cursor, encode_cursor
+from chalicelib.index.filters import EARTH_RADIUS_KM, distance_km
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS photos (
@@ -37,7 +38,11 @@ CREATE TABLE IF NOT EXISTS photos (
     version INTEGER NOT NULL,
     doc TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS photos_owner_uploaded ON photos (owner, uploaded_ms DESC, photo_id);
+CREATE TABLE IF NOT EXISTS photo_colors (
+    photo_id TEXT NOT NULL,
+    color TEXT NOT NULL,
+    PRIMARY KEY (photo_id, color)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS photos_bucket_key ON photos (bucket, key);
 CREATE TABLE IF NOT EXISTS terms (
     owner TEXT NOT NULL,
@@ -55,6 +60,20 @@ CREATE TABLE IF NOT EXISTS term_counts (
 ) WITHOUT ROWID;
 """
 HIDDEN_TERMS = "terms"
+# Filter and sort columns (added to files created before them by ensure_index).
+COLUMNS = (("photo_time_ms", "INTEGER"), ("taken_ms", "INTEGER"), ("camera_make", "TEXT"), ("camera_model", "TEXT"),
+           ("format", "TEXT"), ("status", "TEXT"), ("lat", "REAL"), ("lon", "REAL"), ("face_count", "INTEGER"),
+           ("has_text", "INTEGER"))
+INDEXES = """
+CREATE INDEX IF NOT EXISTS photos_owner_time ON photos (owner, photo_time_ms, photo_id);
+"""
+
+
+def _columns(doc):
+    location = doc.get("location") or {}
+    return (_millis(doc.get("photo_time")), _millis(doc.get("taken_at")), doc.get("camera_make"),
+            doc.get("camera_model"), doc.get("format"), doc.get("status"), location.get("lat"), location.get("lon"),
+            doc.get("face_count", 0), 1 if doc.get("has_text") else 0)
 
 
 def _millis(iso):
@@ -98,6 +117,7 @@ class SQLiteIndex:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute("PRAGMA busy_timeout=30000")
+                conn.create_function("distance_km", 4, distance_km, deterministic=True)
             except sqlite3.Error as e:
                 raise BackendUnavailable("the index file %s cannot be opened: %s" % (self.path, e))
             self._local.conn = conn
@@ -111,7 +131,24 @@ class SQLiteIndex:
 
     # -- administration -------------------------------------------------
     def ensure_index(self):
-        self._db().executescript(SCHEMA)
+        db = self._db()
+        db.executescript(SCHEMA)
+        present = {row[1] for row in db.execute("PRAGMA table_info(photos)")}
+        missing = [(name, kind) for name, kind in COLUMNS if name not in present]
+        with self._write() as w:
+            for name, kind in missing:
+                w.execute("ALTER TABLE photos ADD COLUMN %s %s" % (name, kind))
+            if missing:   # derive the new columns of existing rows from their documents
+                for photo_id, doc in w.execute("SELECT photo_id, doc FROM photos").fetchall():
+                    self._write_columns(w, json.loads(doc))
+        db.executescript(INDEXES)
+
+    def _write_columns(self, db, doc):
+        db.execute("UPDATE photos SET %s WHERE photo_id = ?" % ", ".join("%s = ?" % n for n, _ in COLUMNS),
+                   (*_columns(doc), doc["photo_id"]))
+        db.execute("DELETE FROM photo_colors WHERE photo_id = ?", (doc["photo_id"],))
+        db.executemany("INSERT INTO photo_colors (photo_id, color) VALUES (?, ?)",
+                       [(doc["photo_id"], c) for c in doc.get("colors") or ()])
 
     def refresh(self):
         pass  # a committed write is visible at once
@@ -156,6 +193,7 @@ class SQLiteIndex:
                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
                    (doc["photo_id"], doc["owner"], doc["bucket"], doc["key"], _millis(doc.get("uploaded_at")),
                     new_version, json.dumps(doc, ensure_ascii=False)))
+        self._write_columns(db, doc)
         self._drop_terms(db, doc["photo_id"])
         terms = best_terms(doc)
         db.executemany("INSERT INTO terms (owner, term, photo_id, best) VALUES (?, ?, ?, ?)",
@@ -178,6 +216,7 @@ class SQLiteIndex:
         if version is not ANY and version is not None and str(row[0]) != str(version):
             return "conflict"
         db.execute("DELETE FROM photos WHERE photo_id = ?", (photo_id,))
+        db.execute("DELETE FROM photo_colors WHERE photo_id = ?", (photo_id,))
         self._drop_terms(db, photo_id)
         return "ok"
 
@@ -185,8 +224,11 @@ class SQLiteIndex:
         return _Transaction(self._db())
 
     # -- queries ----------------------------------------------------------
-    def search(self, owner, words, size, after=None):
-        after = decode_cursor("search", after)
+    def search(self, owner, words, size, after=None, filters=None, sort="relevance"):
+        kind = "search:" + sort
+        after = decode_cursor(kind, after)
+        if not words:
+            return self._select(kind, owner, size, after, filters, sort)
         db = self._db()
         counts = dict(db.execute("SELECT term, n FROM term_counts WHERE owner = ? AND term IN (%s)"
                                  % ",".join("?" * len(words)), [owner, *words]).fetchall())
@@ -196,30 +238,35 @@ class SQLiteIndex:
         joins = "".join(" JOIN terms t%d ON t%d.owner = t0.owner AND t%d.term = ? AND t%d.photo_id = t0.photo_id"
                         % (i, i, i, i) for i in range(1, len(words)))
         score = " + ".join("t%d.best" % i for i in range(len(words)))
-        sql = "SELECT t0.photo_id AS photo_id, %s AS score FROM terms t0%s WHERE t0.owner = ? AND t0.term = ?" % (
-            score, joins)
-        params = [*words[1:], owner, words[0]]
-        if after:
-            sql = "SELECT * FROM (%s) WHERE score < ? OR (score = ? AND photo_id > ?)" % sql
-            params += [after[0], after[0], after[1]]
-        sql += " ORDER BY score DESC, photo_id ASC LIMIT ?"
-        rows = self._db().execute(sql, params + [size + 1]).fetchall()
-        return self._page("search", rows, size, lambda r: [r[1], r[0]])
+        where, where_params = _where(filters or {})
+        sql = ("SELECT t0.photo_id AS photo_id, %s AS score, p.photo_time_ms AS ptime FROM terms t0%s "
+               "JOIN photos p ON p.photo_id = t0.photo_id WHERE t0.owner = ? AND t0.term = ?%s"
+               % (score, joins, "".join(" AND " + w for w in where)))
+        params = [*words[1:], owner, words[0], *where_params]
+        return self._ordered(kind, sql, params, size, after, sort)
 
-    def list(self, owner, size, after=None):
-        after = decode_cursor("list", after)
-        sql = "SELECT photo_id, uploaded_ms FROM photos WHERE owner = ?"
-        params = [owner]
+    def list(self, owner, size, after=None, filters=None, sort="newest"):
+        kind = "list:" + sort
+        return self._select(kind, owner, size, decode_cursor(kind, after), filters, sort)
+
+    def _select(self, kind, owner, size, after, filters, sort):
+        where, params = _where(filters or {})
+        sql = ("SELECT p.photo_id AS photo_id, NULL AS score, p.photo_time_ms AS ptime FROM photos p "
+               "WHERE p.owner = ?%s" % "".join(" AND " + w for w in where))
+        return self._ordered(kind, sql, [owner, *params], size, after, sort)
+
+    def _ordered(self, kind, sql, params, size, after, sort):
+        column, direction = {"relevance": ("score", "DESC"), "newest": ("ptime", "DESC"),
+                             "oldest": ("ptime", "ASC")}[sort]
+        sql = "SELECT photo_id, score, ptime FROM (%s)" % sql
         if after:
-            if after[0] is None:
-                sql += " AND uploaded_ms IS NULL AND photo_id > ?"
-                params += [after[1]]
-            else:
-                sql += " AND (uploaded_ms < ? OR uploaded_ms IS NULL OR (uploaded_ms = ? AND photo_id > ?))"
-                params += [after[0], after[0], after[1]]
-        sql += " ORDER BY uploaded_ms IS NULL, uploaded_ms DESC, photo_id ASC LIMIT ?"
+            sql += " WHERE %s %s ? OR (%s = ? AND photo_id > ?)" % (column, "<" if direction == "DESC" else ">",
+                                                                     column)
+            params = params + [after[0], after[0], after[1]]
+        sql += " ORDER BY %s %s, photo_id ASC LIMIT ?" % (column, direction)
         rows = self._db().execute(sql, params + [size + 1]).fetchall()
-        return self._page("list", rows, size, lambda r: [r[1], r[0]], scored=False)
+        position = 1 if sort == "relevance" else 2
+        return self._page(kind, rows, size, lambda r: [r[position], r[0]], scored=sort == "relevance")
 
     def scan(self, bucket, after_key="", size=100):
         rows = self._db().execute(
@@ -239,6 +286,36 @@ class SQLiteIndex:
         hits = [dict(docs[r[0]], _score=(r[1] if scored else None)) for r in rows if r[0] in docs]
         nxt = encode_cursor(kind, sort_values(rows[-1])) if more and rows else None
         return Page(hits, nxt)
+
+
+def _where(f):
+    """SQL conditions on the photos row `p` for validated filters (chalicelib.index.filters)."""
+    where, params = [], []
+    for column, low, high in (("taken_ms", "taken_from", "taken_to"), ("uploaded_ms", "uploaded_from", "uploaded_to")):
+        if low in f:
+            where.append("p.%s >= ?" % column)
+            params.append(_millis(f[low]))
+        if high in f:
+            where.append("p.%s <= ?" % column)
+            params.append(_millis(f[high]))
+    for name in ("camera_make", "camera_model", "format", "status"):
+        if name in f:
+            where.append("p.%s = ?" % name)
+            params.append(f[name])
+    if "has_text" in f:
+        where.append("p.has_text = ?")
+        params.append(1 if f["has_text"] else 0)
+    if "has_faces" in f:
+        where.append("p.face_count > 0" if f["has_faces"] else "p.face_count = 0")
+    if "color" in f:
+        where.append("EXISTS (SELECT 1 FROM photo_colors c WHERE c.photo_id = p.photo_id AND c.color = ?)")
+        params.append(f["color"])
+    if "near" in f:
+        near = f["near"]
+        dlat = near["radius_km"] / EARTH_RADIUS_KM * 57.29577951308232
+        where.append("p.lat BETWEEN ? AND ? AND distance_km(p.lat, p.lon, ?, ?) <= ?")
+        params += [near["lat"] - dlat, near["lat"] + dlat, near["lat"], near["lon"], near["radius_km"]]
+    return where, params
 
 
 class _Transaction:

@@ -321,3 +321,114 @@ def test_concurrent_creates_and_searches_lose_nothing(index):
     [t.join() for t in threads]
     index.refresh()
     assert not errors and len(search(index, "alice", "car", size=100).hits) == 40
+
+
+
+# ---- filters and sorting -----------------------------------------------------------------------
+
+def meta_doc(n, taken=None, make=None, model=None, gps=None, fmt="jpeg", faces=0, text=(), colors=(),
+             status="indexed", labels=(DOG,), minutes=None):
+    d = doc(n, labels=labels, status=status, minutes=minutes)
+    metadata = {"format": fmt, "width": 100, "height": 100, "orientation": 1}
+    if taken:
+        metadata.update(taken_at=taken, taken_at_utc=taken, taken_at_has_zone=True)
+    if make:
+        metadata["camera_make"] = make
+    if model:
+        metadata["camera_model"] = model
+    if gps:
+        metadata["gps"] = {"lat": gps[0], "lon": gps[1]}
+    props = {"quality": {}, "dominant_colors": [{"simplified": c, "percent": 40.0} for c in colors]}
+    lines = [{"text": t, "confidence": 90.0, "box": {}, "words": []} for t in text]
+    face_list = [{"box": {}, "confidence": 99.0, "landmarks": []} for _ in range(faces)]
+    info = ObjectInfo(d["key"], d["etag"], d["size"], T0 + datetime.timedelta(minutes=minutes or n), "image/jpeg")
+    return documents.build(d["photo_id"], "alice", "b", d["key"], info, "", status,
+                           normalize_labels({"Labels": list(labels)}), text=lines, properties=props, faces=face_list,
+                           metadata=metadata)
+
+
+@pytest.fixture
+def library(index):
+    """Six photos of alice with different metadata (and one of bob)."""
+    photos = {
+        "pug": meta_doc(1, taken="2023-02-21T11:33:08Z", make="Apple", model="iPhone 13 Pro",
+                        gps=(44.8504778, 34.9766472), fmt="heic", colors=("brown",)),
+        "pixel": meta_doc(2, taken="2024-05-07T01:33:04Z", make="Google", model="Pixel 6",
+                          gps=(30.62765, 119.7387667), faces=2, colors=("green", "blue")),
+        "canon": meta_doc(3, taken="2013-12-17T14:04:24Z", make="Canon", model="Canon PowerShot G1 X Mark II",
+                          text=("OPEN",), colors=("red",)),
+        "nearby": meta_doc(4, gps=(44.90, 34.98), fmt="png", faces=1, minutes=5),
+        "failed": meta_doc(5, status="failed", labels=(), minutes=6),
+        "sign": meta_doc(6, text=("EXIT",), labels=(CAR,), minutes=7),
+    }
+    put_all(index, *photos.values())
+    index.put(meta_doc(50, taken="2023-02-21T11:00:00Z", make="Apple"))   # doc(50) is alice's too...
+    bob = dict(meta_doc(51, make="Apple"), owner="bob", photo_id="b" * 32)
+    put_all(index, bob)
+    photos["extra"] = index.get(meta_doc(50)["photo_id"])[0]
+    return photos
+
+
+def listed(index, sort="newest", **params):
+    from chalicelib.index.filters import parse
+    return ids(index.list("alice", 50, None, parse(params), sort))
+
+
+def names_of(library, page_ids):
+    by_id = {d["photo_id"]: name for name, d in library.items()}
+    return [by_id[i] for i in page_ids]
+
+
+def test_filters_select_by_time_camera_faces_text_colour_format_and_status(index, library):
+    assert set(names_of(library, listed(index, taken_from="2023-01-01", taken_to="2023-12-31"))) == {"pug", "extra"}
+    assert names_of(library, listed(index, taken_to="2014-01-01")) == ["canon"]
+    assert set(names_of(library, listed(index, camera_make="APPLE"))) == {"pug", "extra"}
+    assert names_of(library, listed(index, camera_model="pixel 6")) == ["pixel"]
+    assert set(names_of(library, listed(index, has_faces="true"))) == {"pixel", "nearby"}
+    assert "pixel" not in names_of(library, listed(index, has_faces="false"))
+    assert set(names_of(library, listed(index, has_text="true"))) == {"canon", "sign"}
+    assert names_of(library, listed(index, color="red")) == ["canon"]
+    assert names_of(library, listed(index, format="heic")) == ["pug"]
+    assert names_of(library, listed(index, status="failed")) == ["failed"]
+    assert names_of(library, listed(index, camera_make="apple", taken_to="2023-02-21T11:10:00Z")) == ["extra"]
+
+
+def test_uploaded_range_uses_the_upload_time(index, library):
+    got = names_of(library, listed(index, uploaded_from=(T0 + datetime.timedelta(minutes=5)).isoformat(),
+                                   uploaded_to=(T0 + datetime.timedelta(minutes=6)).isoformat()))
+    assert set(got) == {"nearby", "failed"}
+
+
+def test_within_a_radius_of_a_point(index, library):
+    assert set(names_of(library, listed(index, near="44.85,34.97", radius_km="10"))) == {"pug", "nearby"}
+    assert names_of(library, listed(index, near="44.85,34.97", radius_km="1")) == ["pug"]
+    assert names_of(library, listed(index, near="30.6,119.7", radius_km="50")) == ["pixel"]
+    assert listed(index, near="0,0", radius_km="100") == []
+
+
+def test_sorting_by_photo_time_newest_and_oldest(index, library):
+    newest = names_of(library, listed(index, sort="newest"))
+    # no capture time: the upload time (2026) counts, so "sign" is newest; "canon" (taken 2013) oldest
+    assert newest[0] == "sign" and newest[-1] == "canon" and newest.index("pixel") < newest.index("pug")
+    assert names_of(library, listed(index, sort="oldest")) == list(reversed(newest))
+
+
+def test_words_and_filters_combine_and_sort_by_time(index, library):
+    from chalicelib.index.filters import parse
+    dogs = index.search("alice", ["dog"], 50, None, parse({"has_faces": "true"}), "relevance")
+    assert set(names_of(library, ids(dogs))) == {"pixel", "nearby"}
+    by_time = index.search("alice", ["dog"], 50, None, parse({}), "oldest")
+    assert names_of(library, ids(by_time))[0] == "canon"
+    assert all(h["_score"] is None for h in by_time.hits)
+
+
+def test_filtered_pages_cover_everything_once(index, library):
+    from chalicelib.index.filters import parse
+    seen, after = [], None
+    while True:
+        page = index.list("alice", 2, after, parse({"status": "indexed"}), "oldest")
+        seen.extend(ids(page))
+        if not page.next:
+            break
+        after = page.next
+    assert seen == listed(index, sort="oldest", status="indexed") and len(seen) == 6

@@ -5,7 +5,7 @@ check the real traffic the adapter produces: the mapping, the bulk NDJSON, the
 owner filter, the SigV4 Authorization header.  It evaluates the query DSL the
 adapter sends (bool/filter/must/must_not/should, term, terms, range, exists,
 match_all, ids, dis_max, nested with score_mode, function_score with
-field_value_factor) with OpenSearch's scoring rules for those queries, sorts
+field_value_factor, geo_distance in km) with OpenSearch's scoring rules for those queries, sorts
 with search_after, and does optimistic concurrency with _seq_no /
 _primary_term.  Anything else answers 400 like an unknown query would, so a
 change in the adapter's queries fails loudly instead of passing quietly.
@@ -147,6 +147,23 @@ class Index:
             if all({"gte": lambda b: v >= conv(b), "gt": lambda b: v > conv(b),
                     "lte": lambda b: v <= conv(b), "lt": lambda b: v < conv(b)}[op](b)
                    for op, b in bounds.items() if op in ("gte", "gt", "lte", "lt")):
+                return True, 1.0
+        return False, 0.0
+
+    def _q_geo_distance(self, spec, doc):
+        import math
+        distance = spec["distance"]
+        if not distance.endswith("km"):
+            raise QueryError("only km distances are emulated")
+        limit = float(distance[:-2])
+        (field, center), = [(k, v) for k, v in spec.items() if k not in ("distance", "distance_type")]
+        if self.field_type(field) != "geo_point":
+            raise QueryError("failed to find geo field [%s]" % field)
+        for point in _values(doc, field):
+            p1, p2 = math.radians(point["lat"]), math.radians(center["lat"])
+            dl = math.radians(center["lon"] - point["lon"])
+            a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+            if 2 * 6371.0087714 * math.asin(min(1.0, math.sqrt(a))) <= limit:
                 return True, 1.0
         return False, 0.0
 
