@@ -76,3 +76,15 @@ def upload_key(owner, name):
     if len(key.encode("utf-8")) > MAX_KEY_BYTES:
         raise BadRequest("name is too long (S3 keys are at most %d bytes)" % MAX_KEY_BYTES)
     return key
+
+
+THUMBNAIL_PREFIX = "thumbnails/"
+
+
+def thumbnail_key(key):
+    """thumbnails/<owner>/<same path>: outside usercontent/, so it triggers no event."""
+    return THUMBNAIL_PREFIX + key[len(PHOTO_PREFIX):]
+
+
+def face_crop_key(key, n):
+    return "%s.face-%d.jpg" % (thumbnail_key(key), n)

@@ -202,3 +202,47 @@ def _gps(gps):
     except (TypeError, ValueError, ZeroDivisionError):
         pass
     return out
+
+
+def thumbnail(data, long_side=256, quality=85):
+    """A JPEG of the picture as displayed with its long side at most `long_side` (JPEGs are
+    decoded at a reduced DCT scale).  Corrupt when the pixels cannot be decoded."""
+    from PIL import Image, ImageOps
+    _register_heif()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            img = Image.open(io.BytesIO(data))
+            img.seek(0)
+            if img.format == "JPEG":
+                img.draft("RGB", (long_side * 2, long_side * 2))
+            img.load()
+            img = to_rgb(ImageOps.exif_transpose(img))
+    except (OSError, ValueError, SyntaxError, EOFError) as e:
+        raise Corrupt(str(e))
+    img.thumbnail((long_side, long_side), Image.LANCZOS)
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def face_crops(jpeg, boxes, long_side=160, margin=0.25):
+    """A JPEG crop per face box (ratios of the displayed picture `jpeg`), with a margin."""
+    from PIL import Image
+    img = Image.open(io.BytesIO(jpeg)).convert("RGB")
+    crops = []
+    for box in boxes:
+        mw, mh = box.get("width", 0) * margin, box.get("height", 0) * margin
+        left = max(0, int((box.get("left", 0) - mw) * img.width))
+        top = max(0, int((box.get("top", 0) - mh) * img.height))
+        right = min(img.width, int((box.get("left", 0) + box.get("width", 0) + mw) * img.width))
+        bottom = min(img.height, int((box.get("top", 0) + box.get("height", 0) + mh) * img.height))
+        if right - left < 2 or bottom - top < 2:
+            crops.append(None)
+            continue
+        crop = img.crop((left, top, right, bottom))
+        crop.thumbnail((long_side, long_side), Image.LANCZOS)
+        out = io.BytesIO()
+        crop.save(out, "JPEG", quality=85)
+        crops.append(out.getvalue())
+    return crops

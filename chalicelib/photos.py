@@ -46,8 +46,9 @@ def search(services, caller, q, limit=None, cursor=None, filters=None, sort=None
         page = services.index.list(caller.sub, size, cursor, chosen, order)
     expires = settings.get_int("PRESIGN_EXPIRY_SECONDS", minimum=1, maximum=604800)
     photos = []
+    sign = lambda key: services.storage.presign_get(key, expires)  # noqa: E731
     for doc in page.hits:
-        item = documents.public(doc, services.storage.presign_get(doc["key"], expires))
+        item = documents.public(doc, sign(doc["key"]), sign)
         if words and order == "relevance":
             item["score"] = round(doc["_score"], 3) if doc.get("_score") is not None else None
         photos.append(item)
@@ -69,7 +70,8 @@ def _own_document(services, caller, pid):
 def get(services, caller, pid):
     doc = _own_document(services, caller, pid)
     expires = settings.get_int("PRESIGN_EXPIRY_SECONDS", minimum=1, maximum=604800)
-    out = documents.public(doc, services.storage.presign_get(doc["key"], expires))
+    sign = lambda key: services.storage.presign_get(key, expires)  # noqa: E731
+    out = documents.public(doc, sign(doc["key"]), sign)
     out["label_model_version"] = doc.get("label_model_version")
     out["engine"] = doc.get("engine")
     return out

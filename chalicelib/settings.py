@@ -36,6 +36,7 @@ DEFAULTS = {
     "LOCAL_MODELS_DIR": "",              # default: <project>/var/models
     "LOCAL_THREADS": "0",                # onnxruntime intra-op threads (0: all cores)
     "DECODE_MAX_PIXELS": "100000000",    # refuse larger images (decompression bombs)
+    "THUMBNAIL_SIZE": "256",             # long side of thumbnails, px (0: no thumbnails)
     # Backends (the local stage chooses the embedded ones):
     "STORAGE_BACKEND": "s3",             # s3 | disk
     "INDEX_BACKEND": "opensearch",       # opensearch | sqlite

@@ -353,3 +353,37 @@ def test_a_broken_jpeg_fails_without_paying_for_analysis(client, services, s3):
     etag = put(s3, key, b"\xff\xd8\xff\xe0 not really a jpeg")
     assert index_event(client, created(key, etag)) == ["failed"]   # no Rekognition call queued
     assert stored(services, key)["reason"].startswith("InvalidImageFormat")
+
+
+def test_a_thumbnail_is_made_as_displayed_and_deleted_with_the_photo(client, services, s3, rekognition):
+    import io
+    from PIL import Image, ImageChops, ImageOps
+    key = "usercontent/alice/big/rotated.jpg"
+    original = _real("hopper_orientation_6.jpg")
+    big = Image.open(io.BytesIO(original))
+    exif = big.getexif()
+    enlarged = io.BytesIO()
+    big.resize((1024, 1024)).save(enlarged, "JPEG", exif=exif.tobytes())
+    etag = put(s3, key, enlarged.getvalue())
+    rekognition.labels_for_bytes(PERSON_WITH_DOG)
+    assert index_event(client, created(key, etag)) == ["indexed"]
+    doc = stored(services, key)
+    assert doc["thumbnails"] == {"thumbnail": "thumbnails/alice/big/rotated.jpg", "faces": []}
+    thumb = Image.open(io.BytesIO(s3.get_object(Bucket=BUCKET, Key="thumbnails/alice/big/rotated.jpg")["Body"].read()))
+    assert thumb.format == "JPEG" and max(thumb.size) == 256
+    displayed = ImageOps.exif_transpose(Image.open(io.BytesIO(original))).convert("RGB").resize(thumb.size)
+    import numpy as np
+    assert float(np.asarray(ImageChops.difference(thumb.convert("RGB"), displayed), dtype=float).mean()) < 8
+    s3.delete_object(Bucket=BUCKET, Key=key)
+    assert remove_event(client, removed(key)) == ["removed"]
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="thumbnails/")
+
+
+def test_thumbnails_can_be_turned_off(client, services, s3, rekognition, monkeypatch):
+    monkeypatch.setenv("THUMBNAIL_SIZE", "0")
+    key = "usercontent/alice/plain.jpg"
+    etag = put(s3, key)
+    rekognition.labels(BUCKET, key, CAR_ON_STREET)
+    assert index_event(client, created(key, etag)) == ["indexed"]
+    assert stored(services, key)["thumbnails"] is None
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="thumbnails/")

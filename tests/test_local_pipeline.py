@@ -67,3 +67,21 @@ def test_a_phone_heic_is_analysed_by_the_local_engine(local_client, local_servic
     doc = local_services.index.get(photo_id(BUCKET, key))[0]
     assert "Dog" in [lab["name"] for lab in doc["labels"][:5]]          # a pug
     assert doc["metadata"]["gps"]["lat"] == 44.8504778 and doc["format"] == "heic"
+
+
+def test_faces_get_crops_with_signed_urls(local_client, local_services, s3, users, monkeypatch):
+    monkeypatch.setenv("ANALYSIS_FEATURES", "labels,faces")
+    alice = users["alice"]
+    key = "usercontent/%s/people/obama.jpg" % alice.sub
+    with open(photos.path("obama.jpg"), "rb") as f:
+        etag = put(s3, key, f.read())
+    assert index_event(local_client, created(key, etag)) == ["indexed"]
+    detail = local_client.http.get("/photos/" + photo_id(BUCKET, key), headers=auth(alice)).json_body
+    face, = detail["faces"]
+    assert "embedding" not in face and face["gender"] == "Male"
+    import io
+    import requests
+    from PIL import Image
+    crop = Image.open(io.BytesIO(requests.get(face["crop_url"], timeout=10).content))
+    assert crop.format == "JPEG" and max(crop.size) <= 160
+    assert requests.get(detail["thumbnail_url"], timeout=10).status_code == 200

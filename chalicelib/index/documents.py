@@ -26,7 +26,7 @@ def iso(value):
 
 def build(photo_id, owner, bucket, key, info, sequencer, status, labels=(), reason=None,
           retryable=False, engine=None, model_version=None, attempts=0, text=(), properties=None, faces=(),
-          moderation=None, metadata=None):
+          moderation=None, metadata=None, thumbnails=None):
     """A complete document.  `info` is the storage ObjectInfo read just before analysis;
     `labels`, `text` and `properties` come from chalicelib.analysis.normalize_*."""
     labels = [dict(label, terms=label_terms(label)) for label in labels]
@@ -57,6 +57,7 @@ def build(photo_id, owner, bucket, key, info, sequencer, status, labels=(), reas
         "faces": list(faces),
         "moderation": moderation,
         "metadata": metadata,
+        "thumbnails": thumbnails,
         # flat fields for filters and sorting (chalicelib.media for what they mean)
         **filter_fields(metadata, properties, faces, text, iso(info.last_modified) or now_iso()),
         "search_terms": search_terms,
@@ -88,7 +89,7 @@ def _distinct(words):
     return out
 
 
-def public(doc, url=None):
+def public(doc, url=None, sign=None):
     """What an owner sees of a document (no bucket, no internal bookkeeping)."""
     out = {
         "photo_id": doc["photo_id"],
@@ -113,6 +114,14 @@ def public(doc, url=None):
         out["reason"] = doc["reason"]
     if url:
         out["url"] = url
+    thumbs = doc.get("thumbnails") or {}
+    if sign and thumbs.get("thumbnail"):
+        out["thumbnail_url"] = sign(thumbs["thumbnail"])
+    if sign and out.get("faces"):
+        for n, face in enumerate(out["faces"], 1):
+            crop = [k for k in thumbs.get("faces", ()) if k.endswith(".face-%d.jpg" % n)]
+            if crop:
+                face["crop_url"] = sign(crop[0])
     return out
 
 

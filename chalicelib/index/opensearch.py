@@ -34,6 +34,7 @@ MAPPINGS = {
         "properties": {"type": "object", "enabled": False},
         "faces": {"type": "object", "enabled": False},
         "metadata": {"type": "object", "enabled": False},
+        "thumbnails": {"type": "object", "enabled": False},
         "taken_at": {"type": "date"}, "photo_time": {"type": "date"},
         "camera_make": KEYWORD, "camera_model": KEYWORD, "format": KEYWORD,
         "location": {"type": "geo_point"}, "face_count": {"type": "integer"}, "has_text": {"type": "boolean"},

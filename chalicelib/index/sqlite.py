@@ -239,9 +239,12 @@ class SQLiteIndex:
                         % (i, i, i, i) for i in range(1, len(words)))
         score = " + ".join("t%d.best" % i for i in range(len(words)))
         where, where_params = _where(filters or {})
-        sql = ("SELECT t0.photo_id AS photo_id, %s AS score, p.photo_time_ms AS ptime FROM terms t0%s "
-               "JOIN photos p ON p.photo_id = t0.photo_id WHERE t0.owner = ? AND t0.term = ?%s"
-               % (score, joins, "".join(" AND " + w for w in where)))
+        with_photos = bool(where) or sort != "relevance"   # a plain search needs only the terms
+        sql = ("SELECT t0.photo_id AS photo_id, %s AS score, %s AS ptime FROM terms t0%s%s "
+               "WHERE t0.owner = ? AND t0.term = ?%s"
+               % (score, "p.photo_time_ms" if with_photos else "NULL", joins,
+                  " JOIN photos p ON p.photo_id = t0.photo_id" if with_photos else "",
+                  "".join(" AND " + w for w in where)))
         params = [*words[1:], owner, words[0], *where_params]
         return self._ordered(kind, sql, params, size, after, sort)
 

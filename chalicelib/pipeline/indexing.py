@@ -11,7 +11,7 @@ Order rules (S3 delivers events at least once and in any order):
 - Writes are conditional on the version read (optimistic concurrency); on a
   conflict the newer document is re-read and the rules applied again.
 """
-from chalicelib import logs, media, settings
+from chalicelib import keys, logs, media, settings
 from chalicelib.analysis import ImageRejected, PhotoSource, normalize_faces, normalize_labels, \
     normalize_moderation, normalize_properties, normalize_text
 from chalicelib.errors import VersionConflict
@@ -103,12 +103,12 @@ def analyse(services, owner, bucket, key, info, sequencer, previous=None, deadli
     attempts = (previous or {}).get("attempts", 0) + 1 if previous and needs_retry(previous) else 1
 
     def doc(status, labels=(), reason=None, retryable=False, content_type=None, model_version=None, text=(),
-            properties=None, faces=(), moderation=None, metadata=None):
+            properties=None, faces=(), moderation=None, metadata=None, thumbnails=None):
         described = info._replace(content_type=content_type or info.content_type)
         return documents.build(pid, owner, bucket, key, described, sequencer, status, labels, reason, retryable,
                                engine=getattr(services.analyzer, "engine", None), model_version=model_version,
                                attempts=attempts, text=text, properties=properties, faces=faces,
-                               moderation=moderation, metadata=metadata)
+                               moderation=moderation, metadata=metadata, thumbnails=thumbnails)
 
     if info.size == 0:
         return doc(STATUS_UNSUPPORTED, reason="EmptyObject: the object has no bytes"), None
@@ -147,12 +147,34 @@ def analyse(services, owner, bucket, key, info, sequencer, previous=None, deadli
     except TransientError as e:
         return doc(STATUS_FAILED, reason="%s (will be retried)" % e, retryable=True,
                    content_type=content_type, metadata=metadata), e
-    return doc(STATUS_INDEXED, normalize_labels(result), content_type=content_type,
+    faces = normalize_faces(result.get("FaceDetails"))
+    thumbs = make_thumbnails(services, key, data, converted, faces)
+    return doc(STATUS_INDEXED, normalize_labels(result), content_type=content_type, thumbnails=thumbs,
                model_version=result.get("LabelModelVersion"), text=normalize_text(result.get("TextDetections")),
                properties=normalize_properties(result.get("ImageProperties")),
-               faces=normalize_faces(result.get("FaceDetails")),
+               faces=faces,
                moderation=normalize_moderation(result["ModerationLabels"]) if "ModerationLabels" in result
                else None, metadata=metadata), None
+
+
+def make_thumbnails(services, key, data, converted, faces):
+    """Write the thumbnail and one crop per face; their keys, or None when disabled or undecodable."""
+    size = settings.get_int("THUMBNAIL_SIZE", minimum=0, maximum=2048)
+    if not size:
+        return None
+    try:
+        small = media.thumbnail(data, size)
+    except media.Corrupt:
+        return None
+    services.storage.write(keys.thumbnail_key(key), small, "image/jpeg")
+    out = {"thumbnail": keys.thumbnail_key(key), "faces": []}
+    if faces:
+        picture = converted or media.to_jpeg(data)
+        for n, crop in enumerate(media.face_crops(picture, [f["box"] for f in faces]), 1):
+            if crop is not None:
+                services.storage.write(keys.face_crop_key(key, n), crop, "image/jpeg")
+                out["faces"].append(keys.face_crop_key(key, n))
+    return out
 
 
 def _keeps_current(current, sequencer, etag):

@@ -19,6 +19,7 @@ import time
 from chalicelib import logs, settings
 from chalicelib.keys import parse_key, photo_id
 from chalicelib.pipeline.indexing import analyse, needs_retry
+from chalicelib.pipeline.removal import delete_derived
 from chalicelib.retry import TransientError
 from chalicelib.settings import PHOTO_PREFIX
 
@@ -104,6 +105,7 @@ def reconcile(services, time_left=None, progress=None, restart=False, safety=Non
             obj = next(objects, None)
         elif obj is None or doc["key"] < obj.key:
             key, action = doc["key"], (("delete", doc["photo_id"], version), "removed")
+            delete_derived(services, doc)
             entry = next(docs, None)
         else:
             key, action = obj.key, _for_object(services, obj, doc, version, stats)

@@ -28,6 +28,7 @@ def remove_object(services, bucket, key, sequencer=None, source="event"):
             break
         try:
             outcome = "removed" if services.index.delete(pid, version) else "absent"
+            delete_derived(services, doc)
             break
         except VersionConflict:
             continue
@@ -35,3 +36,11 @@ def remove_object(services, bucket, key, sequencer=None, source="event"):
         raise VersionConflict("photo %s kept changing while being removed" % pid)
     logs.event("remove", outcome, photo_id=pid, source=source)
     return outcome, pid
+
+
+def delete_derived(services, doc):
+    """The thumbnail and face crops of a removed photo."""
+    thumbs = doc.get("thumbnails") or {}
+    for key in [thumbs.get("thumbnail")] + list(thumbs.get("faces", ())):
+        if key:
+            services.storage.delete(key)

@@ -7,7 +7,7 @@ Interface (every implementation passes tests/contract/test_storage_contract.py):
 - ``read(key, length=None) -> bytes`` (the first `length` bytes, or all)
 - ``list(prefix, start_after="") -> iterator of ObjectInfo`` in ascending
   UTF-8 byte order of keys, streaming (pages, never the whole listing).
-- ``write(key, data) -> ObjectInfo``: store bytes (atomically).
+- ``write(key, data, content_type=None) -> ObjectInfo``: store bytes (atomically).
 - ``delete(key)``: deleting a missing key is fine.
 - ``presign_get(key, expires) -> url``
 - ``presign_upload(key, content_type, max_bytes, expires)``: a presigned S3

@@ -72,7 +72,7 @@ class DiskStorage:
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
 
-    def write(self, key, data):
+    def write(self, key, data, content_type=None):   # (the type is sniffed when served)
         path = self._path(key)
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)

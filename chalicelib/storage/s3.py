@@ -43,8 +43,9 @@ class S3Storage:
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             raise BackendUnavailable("S3 listing failed: %s" % e)
 
-    def write(self, key, data):
-        self._call(self.client.put_object, Bucket=self.bucket, Key=key, Body=data)
+    def write(self, key, data, content_type=None):
+        extra = {"ContentType": content_type} if content_type else {}
+        self._call(self.client.put_object, Bucket=self.bucket, Key=key, Body=data, **extra)
         return self.head(key)
 
     def delete(self, key):
