@@ -37,6 +37,7 @@ DEFAULTS = {
     "LOCAL_THREADS": "0",                # onnxruntime intra-op threads (0: all cores)
     "DECODE_MAX_PIXELS": "100000000",    # refuse larger images (decompression bombs)
     "THUMBNAIL_SIZE": "256",             # long side of thumbnails, px (0: no thumbnails)
+    "MAX_PHOTO_BYTES": str(50 * 1024 * 1024),  # larger objects are `unsupported` (ImageTooLarge)
     # Backends (the local stage chooses the embedded ones):
     "STORAGE_BACKEND": "s3",             # s3 | disk
     "INDEX_BACKEND": "opensearch",       # opensearch | sqlite
@@ -52,7 +53,7 @@ DEFAULTS = {
     "RECONCILE_SCHEDULE": "rate(1 hour)",
 }
 
-# Rekognition reads at most 15 MB from S3 (5 MB as inline bytes).
+# Rekognition reads at most 15 MB from S3 (5 MB as inline bytes): larger photos are converted.
 REKOGNITION_S3_MAX_BYTES = 15 * 1024 * 1024
 
 PHOTO_PREFIX = "usercontent/"

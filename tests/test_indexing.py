@@ -11,7 +11,11 @@ from tests.support.rekognition import CAR_ON_STREET, DOG_ON_GRASS, PERSON_WITH_D
 
 
 def put(s3, key, body=None, content_type="image/jpeg"):
-    body = images.jpeg() if body is None else body
+    """Upload; the default body is a JPEG unique to the key (identical bytes would reuse an analysis)."""
+    if body is None:
+        import hashlib
+        h = hashlib.sha256(key.encode()).digest()
+        body = images.jpeg(color=(h[0], h[1], h[2]))
     return s3.put_object(Bucket=BUCKET, Key=key, Body=body, ContentType=content_type)["ETag"].strip('"')
 
 
@@ -43,7 +47,7 @@ def test_an_uploaded_photo_is_analysed_and_stored_with_everything(client, servic
     doc = stored(services, key)
     assert doc["photo_id"] == photo_id(BUCKET, key) and doc["owner"] == "alice" and doc["bucket"] == BUCKET
     assert doc["key"] == key and doc["etag"] == etag and doc["status"] == "indexed"
-    assert doc["content_type"] == "image/jpeg" and doc["size"] == len(images.jpeg())
+    assert doc["content_type"] == "image/jpeg" and doc["size"] == s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"]
     assert doc["uploaded_at"].endswith("Z") and doc["indexed_at"].endswith("Z")
     assert doc["engine"] == "rekognition" and doc["label_model_version"] == "3.0"
     car = doc["labels"][0]
@@ -140,7 +144,7 @@ def test_a_non_image_is_stored_as_unsupported_with_a_reason(client, services, s3
 
 @pytest.mark.parametrize("body,reason", [
     (b"", "EmptyObject"),
-    (b"\xff\xd8\xff" + b"\0" * (15 * 1024 * 1024 + 1), "ImageTooLarge"),
+    (b"\xff\xd8\xff" + b"\0" * (50 * 1024 * 1024 + 1), "ImageTooLarge"),
     (b"BM" + b"\0" * 64, "NotSupportedImageType"),
     (b"RIFF\x00\x00\x00\x00WAVEfmt ", "NotSupportedImageType"),
 ])
@@ -387,3 +391,72 @@ def test_thumbnails_can_be_turned_off(client, services, s3, rekognition, monkeyp
     assert index_event(client, created(key, etag)) == ["indexed"]
     assert stored(services, key)["thumbnails"] is None
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="thumbnails/")
+
+
+@pytest.mark.parametrize("name", ["crash-465703f71a0f0094873a3e0e82c9f798161171b8.sgi",
+                                  "crash-4fb027452e6988530aa5dabee76eecacb3b79f8a.j2k", "crash-5762152299364352.fli",
+                                  "crash-754d9c7ec485ffb76a90eeaab191ef69a2a3a3cd.sgi",
+                                  "crash-d2c93af851d3ab9a19e34503626368b2ecde9c03.j2k", "broken.png",
+                                  "broken_data_stream.png", "cross_scan_line_truncated.tga", "truncated_jpeg.jpg",
+                                  "corrupted.heic"])
+def test_fuzzer_crash_and_broken_files_end_with_a_reason_not_a_crash(client, services, s3, name):
+    key = "usercontent/alice/hostile/" + name
+    etag = put(s3, key, _real(name), "application/octet-stream")
+    outcome = index_event(client, created(key, etag))   # no Rekognition call is queued
+    doc = stored(services, key)
+    assert outcome in (["unsupported"], ["failed"]) and doc["status"] == outcome[0]
+    assert doc["reason"].split(":")[0] in ("NotSupportedImageType", "InvalidImageFormat", "ImageTooLarge")
+    assert doc["retryable"] is False
+
+
+def test_the_byte_limit_is_configurable_and_big_jpegs_are_converted(client, services, s3, rekognition,
+                                                                    monkeypatch):
+    import io
+    import os
+    from PIL import Image
+    noise = Image.frombytes("RGB", (3000, 3000), os.urandom(3000 * 3000 * 3))
+    out = io.BytesIO()
+    noise.save(out, "JPEG", quality=100)
+    data = out.getvalue()
+    assert len(data) > 15 * 1024 * 1024          # over Rekognition's S3 limit
+    key = "usercontent/alice/huge.jpg"
+    etag = put(s3, key, data)
+    rekognition.labels_for_bytes(CAR_ON_STREET)
+    assert index_event(client, created(key, etag)) == ["indexed"]
+    assert len(rekognition.sent[-1]["Image"]["Bytes"]) <= 5 * 1024 * 1024
+    monkeypatch.setenv("MAX_PHOTO_BYTES", str(len(data) - 1))
+    key2 = "usercontent/alice/huge2.jpg"
+    etag2 = put(s3, key2, data)
+    assert index_event(client, created(key2, etag2)) == ["unsupported"]
+    assert stored(services, key2)["reason"].startswith("ImageTooLarge")
+
+
+
+def test_identical_bytes_of_one_owner_reuse_the_analysis_and_stay_independent(client, services, s3, rekognition):
+    data = _real("r_canon.jpg")
+    first, second = "usercontent/alice/a/canon.jpg", "usercontent/alice/b/copy of canon.jpg"
+    e1 = put(s3, first, data)
+    rekognition.labels(BUCKET, first, CAR_ON_STREET)
+    assert index_event(client, created(first, e1)) == ["indexed"]
+    e2 = put(s3, second, data)
+    assert index_event(client, created(second, e2)) == ["indexed"]     # no second DetectLabels queued
+    copy = stored(services, second)
+    assert copy["reused_from"] == photo_id(BUCKET, first) and copy["labels"][0]["name"] == "Car"
+    assert copy["thumbnails"]["thumbnail"] == "thumbnails/alice/b/copy of canon.jpg"
+    services.index.refresh()
+    hits = services.index.search("alice", ["car"], 10)
+    assert sorted(h["photo_id"] for h in hits.hits) == sorted([photo_id(BUCKET, first), photo_id(BUCKET, second)])
+    s3.delete_object(Bucket=BUCKET, Key=first)
+    assert remove_event(client, removed(first)) == ["removed"]
+    services.index.refresh()
+    assert [h["photo_id"] for h in services.index.search("alice", ["car"], 10).hits] == [photo_id(BUCKET, second)]
+
+
+def test_another_owners_identical_bytes_are_analysed_anew(client, services, s3, rekognition):
+    data = _real("r_canon.jpg")
+    a, b = "usercontent/alice/canon.jpg", "usercontent/bob/canon.jpg"
+    rekognition.labels(BUCKET, a, CAR_ON_STREET)
+    rekognition.labels(BUCKET, b, DOG_ON_GRASS)
+    assert index_event(client, created(a, put(s3, a, data))) == ["indexed"]
+    assert index_event(client, created(b, put(s3, b, data))) == ["indexed"]
+    assert stored(services, b).get("reused_from") is None and stored(services, b)["labels"][0]["name"] == "Dog"

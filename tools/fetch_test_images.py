@@ -36,6 +36,12 @@ FACES = ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "obama_partial_fa
 METADATA = tuple("hopper_orientation_%d.jpg" % n for n in range(2, 9)) + (
     "hopper.jpg", "ultrahdr.jpg", "exif_gps.jpg", "decompression_bomb.gif", "truncated_jpeg.jpg",
     "r_canon.jpg", "r_casio.jpg", "pug.heic", "L_exif_xmp_iptc.heic", "corrupted.heic")
+# fuzzer crash files and broken files from Pillow's own tests
+HOSTILE = ("crash-465703f71a0f0094873a3e0e82c9f798161171b8.sgi", "crash-4fb027452e6988530aa5dabee76eecacb3b79f8a.j2k",
+           "crash-5762152299364352.fli", "crash-754d9c7ec485ffb76a90eeaab191ef69a2a3a3cd.sgi",
+           "crash-d2c93af851d3ab9a19e34503626368b2ecde9c03.j2k", "broken.png", "broken_data_stream.png",
+           "cross_scan_line_truncated.tga", "broken_exif_dpi.jpg")
+METADATA = METADATA + HOSTILE
 
 
 def main(out):

@@ -58,6 +58,7 @@ def build(photo_id, owner, bucket, key, info, sequencer, status, labels=(), reas
         "moderation": moderation,
         "metadata": metadata,
         "thumbnails": thumbnails,
+        "content_hash": None,          # SHA-256 of the bytes analysed (set by the pipeline)
         # flat fields for filters and sorting (chalicelib.media for what they mean)
         **filter_fields(metadata, properties, faces, text, iso(info.last_modified) or now_iso()),
         "search_terms": search_terms,
@@ -106,6 +107,8 @@ def public(doc, url=None, sign=None):
         out["properties"] = doc["properties"]
     if doc.get("metadata"):
         out["metadata"] = doc["metadata"]
+    if doc.get("reused_from"):
+        out["reused_analysis_of"] = doc["reused_from"]
     if doc.get("moderation") is not None:
         out["moderation"] = doc["moderation"]
     if doc.get("faces"):

@@ -35,6 +35,7 @@ MAPPINGS = {
         "faces": {"type": "object", "enabled": False},
         "metadata": {"type": "object", "enabled": False},
         "thumbnails": {"type": "object", "enabled": False},
+        "content_hash": KEYWORD, "reused_from": KEYWORD,
         "taken_at": {"type": "date"}, "photo_time": {"type": "date"},
         "camera_make": KEYWORD, "camera_model": KEYWORD, "format": KEYWORD,
         "location": {"type": "geo_point"}, "face_count": {"type": "integer"}, "has_text": {"type": "boolean"},
@@ -234,6 +235,14 @@ class OpenSearchIndex:
     def list(self, owner, size, after=None, filters=None, sort="newest"):
         kind = "list:" + sort
         return self._page(kind, list_body(owner, size, decode_cursor(kind, after), filters, sort), size)
+
+    def find_by_hash(self, owner, content_hash):
+        body = {"size": 1, "track_total_hits": False, "query": {"bool": {"filter": [
+            {"term": {"owner": owner}}, {"term": {"content_hash": content_hash}}, {"term": {"status": "indexed"}}]}},
+            "sort": [{"photo_id": {"order": "asc"}}]}
+        with _translated():
+            hits = self.client.search(index=self.name, body=body)["hits"]["hits"]
+        return hits[0]["_source"] if hits else None
 
     def scan(self, bucket, after_key="", size=100):
         with _translated():

@@ -63,9 +63,10 @@ HIDDEN_TERMS = "terms"
 # Filter and sort columns (added to files created before them by ensure_index).
 COLUMNS = (("photo_time_ms", "INTEGER"), ("taken_ms", "INTEGER"), ("camera_make", "TEXT"), ("camera_model", "TEXT"),
            ("format", "TEXT"), ("status", "TEXT"), ("lat", "REAL"), ("lon", "REAL"), ("face_count", "INTEGER"),
-           ("has_text", "INTEGER"))
+           ("has_text", "INTEGER"), ("content_hash", "TEXT"))
 INDEXES = """
 CREATE INDEX IF NOT EXISTS photos_owner_time ON photos (owner, photo_time_ms, photo_id);
+CREATE INDEX IF NOT EXISTS photos_owner_hash ON photos (owner, content_hash);
 """
 
 
@@ -73,7 +74,7 @@ def _columns(doc):
     location = doc.get("location") or {}
     return (_millis(doc.get("photo_time")), _millis(doc.get("taken_at")), doc.get("camera_make"),
             doc.get("camera_model"), doc.get("format"), doc.get("status"), location.get("lat"), location.get("lon"),
-            doc.get("face_count", 0), 1 if doc.get("has_text") else 0)
+            doc.get("face_count", 0), 1 if doc.get("has_text") else 0, doc.get("content_hash"))
 
 
 def _millis(iso):
@@ -270,6 +271,11 @@ class SQLiteIndex:
         rows = self._db().execute(sql, params + [size + 1]).fetchall()
         position = 1 if sort == "relevance" else 2
         return self._page(kind, rows, size, lambda r: [r[position], r[0]], scored=sort == "relevance")
+
+    def find_by_hash(self, owner, content_hash):
+        row = self._db().execute("SELECT doc FROM photos WHERE owner = ? AND content_hash = ? AND status = 'indexed' "
+                                 "ORDER BY photo_id LIMIT 1", (owner, content_hash)).fetchone()
+        return json.loads(row[0]) if row else None
 
     def scan(self, bucket, after_key="", size=100):
         rows = self._db().execute(

@@ -11,6 +11,8 @@ Order rules (S3 delivers events at least once and in any order):
 - Writes are conditional on the version read (optimistic concurrency); on a
   conflict the newer document is re-read and the rules applied again.
 """
+import hashlib
+
 from chalicelib import keys, logs, media, settings
 from chalicelib.analysis import ImageRejected, PhotoSource, normalize_faces, normalize_labels, \
     normalize_moderation, normalize_properties, normalize_text
@@ -112,8 +114,10 @@ def analyse(services, owner, bucket, key, info, sequencer, previous=None, deadli
 
     if info.size == 0:
         return doc(STATUS_UNSUPPORTED, reason="EmptyObject: the object has no bytes"), None
-    if info.size > settings.REKOGNITION_S3_MAX_BYTES:
-        return doc(STATUS_UNSUPPORTED, reason="ImageTooLarge: %d bytes is over the 15 MB limit" % info.size), None
+    max_bytes = settings.get_int("MAX_PHOTO_BYTES", minimum=1)
+    if info.size > max_bytes:
+        return doc(STATUS_UNSUPPORTED, reason="ImageTooLarge: %d bytes is over the %d byte limit"
+                   % (info.size, max_bytes)), None
     data = services.storage.read(key) or b""
     try:
         metadata = media.read_metadata(data, settings.get_int("DECODE_MAX_PIXELS", minimum=1))
@@ -128,12 +132,28 @@ def analyse(services, owner, bucket, key, info, sequencer, previous=None, deadli
                                               "and BMP images are analysed"), None
     content_type = sniff_image_type(data[:SNIFF_BYTES]) or "image/" + metadata["format"]
     converted = None
-    if media.needs_conversion(metadata):
-        try:
+    try:
+        # Decoding the thumbnail first proves the pixels decode (truncated or damaged files fail
+        # here, before any analysis is paid for).
+        small = media.thumbnail(data, settings.get_int("THUMBNAIL_SIZE", minimum=0, maximum=2048) or 256)
+        if media.needs_conversion(metadata) or len(data) > settings.REKOGNITION_S3_MAX_BYTES:
             converted = media.to_jpeg(data)
-        except media.Corrupt as e:
-            return doc(STATUS_FAILED, reason="InvalidImageFormat: the image cannot be decoded (%s)" % e,
-                       content_type=content_type, metadata=metadata), None
+    except media.Corrupt as e:
+        return doc(STATUS_FAILED, reason="InvalidImageFormat: the image cannot be decoded (%s)" % e,
+                   content_type=content_type, metadata=metadata), None
+    content_hash = hashlib.sha256(data).hexdigest()
+    same = services.index.find_by_hash(owner, content_hash)
+    if same is not None and same.get("photo_id") != pid and same.get("engine") == getattr(
+            services.analyzer, "engine", None):
+        # Identical bytes this owner already had analysed: reuse that analysis (not paid twice).
+        faces = same.get("faces") or []
+        new = doc(STATUS_INDEXED, [{k: v for k, v in lab.items() if k != "terms"} for lab in same["labels"]],
+                  content_type=content_type, model_version=same.get("label_model_version"),
+                  text=[{k: v for k, v in line.items() if k != "terms"} for line in same.get("text_lines") or ()],
+                  properties=same.get("properties"), faces=faces, moderation=same.get("moderation"),
+                  metadata=metadata, thumbnails=write_thumbnails(services, key, small, data, converted, faces))
+        new["content_hash"], new["reused_from"] = content_hash, same["photo_id"]
+        return new, None
     source = PhotoSource(bucket, key, info.etag, lambda: data, converted)
     features = settings.features()
     min_conf = settings.get_float("MIN_CONFIDENCE", minimum=0, maximum=100)
@@ -142,29 +162,29 @@ def analyse(services, owner, bucket, key, info, sequencer, previous=None, deadli
         result = call_with_retries(lambda: services.analyzer.analyze(source, features, min_conf, max_labels),
                                    deadline=deadline)
     except ImageRejected as e:
-        return doc(STATUS_FAILED, reason="%s: %s" % (e.code, e.reason) if e.reason != e.code else e.code,
-                   content_type=content_type, metadata=metadata), None
+        return _hashed(doc(STATUS_FAILED, reason="%s: %s" % (e.code, e.reason) if e.reason != e.code else e.code,
+                           content_type=content_type, metadata=metadata), content_hash), None
     except TransientError as e:
         return doc(STATUS_FAILED, reason="%s (will be retried)" % e, retryable=True,
                    content_type=content_type, metadata=metadata), e
     faces = normalize_faces(result.get("FaceDetails"))
-    thumbs = make_thumbnails(services, key, data, converted, faces)
-    return doc(STATUS_INDEXED, normalize_labels(result), content_type=content_type, thumbnails=thumbs,
+    thumbs = write_thumbnails(services, key, small, data, converted, faces)
+    return _hashed(doc(STATUS_INDEXED, normalize_labels(result), content_type=content_type, thumbnails=thumbs,
                model_version=result.get("LabelModelVersion"), text=normalize_text(result.get("TextDetections")),
                properties=normalize_properties(result.get("ImageProperties")),
                faces=faces,
                moderation=normalize_moderation(result["ModerationLabels"]) if "ModerationLabels" in result
-               else None, metadata=metadata), None
+               else None, metadata=metadata), content_hash), None
 
 
-def make_thumbnails(services, key, data, converted, faces):
-    """Write the thumbnail and one crop per face; their keys, or None when disabled or undecodable."""
-    size = settings.get_int("THUMBNAIL_SIZE", minimum=0, maximum=2048)
-    if not size:
-        return None
-    try:
-        small = media.thumbnail(data, size)
-    except media.Corrupt:
+def _hashed(doc, content_hash):
+    doc["content_hash"] = content_hash
+    return doc
+
+
+def write_thumbnails(services, key, small, data, converted, faces):
+    """Write the thumbnail and one crop per face; their keys, or None when thumbnails are off."""
+    if not settings.get_int("THUMBNAIL_SIZE", minimum=0, maximum=2048):
         return None
     services.storage.write(keys.thumbnail_key(key), small, "image/jpeg")
     out = {"thumbnail": keys.thumbnail_key(key), "faces": []}

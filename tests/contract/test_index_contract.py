@@ -432,3 +432,15 @@ def test_filtered_pages_cover_everything_once(index, library):
             break
         after = page.next
     assert seen == listed(index, sort="oldest", status="indexed") and len(seen) == 6
+
+
+
+def test_find_by_hash_returns_only_the_owners_indexed_photo(index):
+    a = dict(doc(1), content_hash="h" * 64)
+    failed = dict(doc(2, status="failed"), content_hash="f" * 64)
+    bobs = dict(doc(3, owner="bob"), content_hash="h" * 64)
+    put_all(index, a, failed, bobs)
+    assert index.find_by_hash("alice", "h" * 64)["photo_id"] == a["photo_id"]
+    assert index.find_by_hash("bob", "h" * 64)["photo_id"] == bobs["photo_id"]
+    assert index.find_by_hash("alice", "f" * 64) is None
+    assert index.find_by_hash("carol", "h" * 64) is None
