@@ -6,7 +6,9 @@ two streams, holding only one page of each in memory:
 
 - object without document, or with a document of another ETag: analyse it;
 - document without object: delete it;
-- document with a retryable failure: analyse again.
+- document with a retryable failure: analyse again;
+- indexed photo whose thumbnail or face crops are missing: make them again
+  (the thumbnails/ listing is walked alongside, in the same order).
 
 Writes go through the index's bulk API in batches.  Before the time budget
 runs out the walk stops after a flushed batch and saves the last key it
@@ -16,16 +18,16 @@ run that reaches the end clears it.
 import json
 import time
 
-from chalicelib import logs, settings
+from chalicelib import keys, logs, media, settings
 from chalicelib.keys import parse_key, photo_id
-from chalicelib.pipeline.indexing import analyse, needs_retry
+from chalicelib.pipeline.indexing import analyse, needs_retry, write_thumbnails
 from chalicelib.pipeline.removal import delete_derived
 from chalicelib.retry import TransientError
 from chalicelib.settings import PHOTO_PREFIX
 
 
 class Stats(dict):
-    FIELDS = ("scanned", "indexed", "removed", "retried", "failed", "skipped")
+    FIELDS = ("scanned", "indexed", "removed", "retried", "failed", "skipped", "repaired")
 
     def __init__(self):
         super().__init__({f: 0 for f in self.FIELDS})
@@ -91,6 +93,7 @@ def reconcile(services, time_left=None, progress=None, restart=False, safety=Non
             done_key = max(done_key, key)
         batch = []
 
+    thumbnails = ThumbnailWalk(storage, after) if settings.get_int("THUMBNAIL_SIZE", minimum=0) else None
     objects = storage.list(PHOTO_PREFIX, start_after=after)
     docs = _documents(index, storage.bucket, after, batch_size)
     obj, entry = next(objects, None), next(docs, None)
@@ -109,9 +112,14 @@ def reconcile(services, time_left=None, progress=None, restart=False, safety=Non
             entry = next(docs, None)
         else:
             key, action = obj.key, _for_object(services, obj, doc, version, stats)
+            if action is None and thumbnails is not None and doc.get("status") == "indexed":
+                action = _repair_thumbnails(services, obj, doc, version, thumbnails)
             obj, entry = next(objects, None), next(docs, None)
         stats["scanned"] += 1
-        if action is not None:
+        if action is not None and action[0] is None:      # files repaired, document unchanged
+            stats[action[1]] += 1
+            done_key = max(done_key, key)
+        elif action is not None:
             (op, counter) = action
             batch.append((op, key, counter))
         else:
@@ -151,3 +159,48 @@ def _for_object(services, obj, doc, version, stats):
         counter = "indexed"
     logs.event("index", new["status"], photo_id=pid, source="reconcile", reason=new.get("reason"))
     return ("put", new, version), counter
+
+
+class ThumbnailWalk:
+    """The keys under thumbnails/, read in order as the objects are walked.
+
+    thumbnails/X sorts like usercontent/X, and every key that starts with the current
+    thumbnail key T (its face crops T.face-N.jpg, other photos' thumbnails T...) is read
+    ahead into a small buffer; keys below T can no longer be asked for and are dropped.
+    """
+
+    def __init__(self, storage, after):
+        start = keys.thumbnail_key(after) if after else ""
+        self.listing = storage.list(keys.THUMBNAIL_PREFIX, start_after=start)
+        self.head = next(self.listing, None)
+        self.buffer = set()
+
+    def present(self, thumb):
+        while self.head is not None and (self.head.key < thumb or self.head.key.startswith(thumb)):
+            self.buffer.add(self.head.key)
+            self.head = next(self.listing, None)
+        self.buffer = {k for k in self.buffer if k >= thumb}
+        return self.buffer
+
+
+def _repair_thumbnails(services, obj, doc, version, walk):
+    """Make a current indexed photo's missing thumbnail or face crops again."""
+    thumb = keys.thumbnail_key(obj.key)
+    have = walk.present(thumb)
+    expected = doc.get("thumbnails") or {}
+    wanted = [expected.get("thumbnail")] + list(expected.get("faces", ())) if expected else [thumb]
+    if all(k in have for k in wanted if k):
+        return None
+    data = services.storage.read(obj.key)
+    if data is None:
+        return None
+    try:
+        small = media.thumbnail(data, settings.get_int("THUMBNAIL_SIZE", minimum=1, maximum=2048))
+        converted = media.to_jpeg(data) if doc.get("faces") else None
+    except media.Corrupt:
+        return None
+    made = write_thumbnails(services, obj.key, small, data, converted, doc.get("faces") or [])
+    logs.event("thumbnails", "repaired", photo_id=doc["photo_id"], source="reconcile")
+    if made == expected:
+        return (None, "repaired")
+    return ("put", dict(doc, thumbnails=made), version), "repaired"
