@@ -359,15 +359,18 @@ def test_a_broken_jpeg_fails_without_paying_for_analysis(client, services, s3):
     assert stored(services, key)["reason"].startswith("InvalidImageFormat")
 
 
-def test_a_thumbnail_is_made_as_displayed_and_deleted_with_the_photo(client, services, s3, rekognition):
+@pytest.mark.parametrize("orientation", range(2, 9))
+def test_a_thumbnail_is_made_as_displayed_and_deleted_with_the_photo(client, services, s3, rekognition,
+                                                                     orientation):
     import io
     from PIL import Image, ImageChops, ImageOps
     key = "usercontent/alice/big/rotated.jpg"
-    original = _real("hopper_orientation_6.jpg")
+    original = _real("hopper_orientation_%d.jpg" % orientation)
     big = Image.open(io.BytesIO(original))
     exif = big.getexif()
     enlarged = io.BytesIO()
-    big.resize((1024, 1024)).save(enlarged, "JPEG", exif=exif.tobytes())
+    big.convert("RGB").resize((1024, 1024)).save(enlarged, "JPEG", exif=exif.tobytes())
+    original = enlarged.getvalue()
     etag = put(s3, key, enlarged.getvalue())
     rekognition.labels_for_bytes(PERSON_WITH_DOG)
     assert index_event(client, created(key, etag)) == ["indexed"]
