@@ -67,9 +67,10 @@ def to_rgb(img):
     return img
 
 
-def to_jpeg(data, max_bytes=REKOGNITION_BYTES, max_side=4096, quality=90):
-    """The picture as displayed (first frame, EXIF orientation applied, RGB) as a JPEG of at
-    most `max_bytes`, shrinking it if needed.  Corrupt when the pixels cannot be decoded."""
+def displayed(data, draft=None):
+    """The picture as displayed: first frame, EXIF orientation applied, 8-bit RGB.  With
+    `draft`, a JPEG is decoded at the smallest DCT scale still >= draft px.  Corrupt when
+    the pixels cannot be decoded."""
     from PIL import Image, ImageOps
     _register_heif()
     try:
@@ -77,10 +78,19 @@ def to_jpeg(data, max_bytes=REKOGNITION_BYTES, max_side=4096, quality=90):
             warnings.simplefilter("ignore")
             img = Image.open(io.BytesIO(data))
             img.seek(0)
+            if draft and img.format == "JPEG":
+                img.draft("RGB", (draft, draft))
             img.load()
-            img = to_rgb(ImageOps.exif_transpose(img))
+            return to_rgb(ImageOps.exif_transpose(img))
     except (OSError, ValueError, SyntaxError, EOFError) as e:
         raise Corrupt(str(e))
+
+
+def to_jpeg(data, max_bytes=REKOGNITION_BYTES, max_side=4096, quality=90):
+    """The picture as displayed (first frame, EXIF orientation applied, RGB) as a JPEG of at
+    most `max_bytes`, shrinking it if needed.  Corrupt when the pixels cannot be decoded."""
+    from PIL import Image
+    img = displayed(data)
     side = max_side
     while True:
         if max(img.size) > side:
@@ -207,19 +217,8 @@ def _gps(gps):
 def thumbnail(data, long_side=256, quality=85):
     """A JPEG of the picture as displayed with its long side at most `long_side` (JPEGs are
     decoded at a reduced DCT scale).  Corrupt when the pixels cannot be decoded."""
-    from PIL import Image, ImageOps
-    _register_heif()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            img = Image.open(io.BytesIO(data))
-            img.seek(0)
-            if img.format == "JPEG":
-                img.draft("RGB", (long_side * 2, long_side * 2))
-            img.load()
-            img = to_rgb(ImageOps.exif_transpose(img))
-    except (OSError, ValueError, SyntaxError, EOFError) as e:
-        raise Corrupt(str(e))
+    from PIL import Image
+    img = displayed(data, draft=long_side * 2)
     img.thumbnail((long_side, long_side), Image.LANCZOS)
     out = io.BytesIO()
     img.save(out, "JPEG", quality=quality)
