@@ -70,14 +70,52 @@ def index():
             return idx
         if backend != "opensearch":
             raise ConfigurationError("INDEX_BACKEND=%r: choose opensearch or sqlite" % backend)
-        from chalicelib.index.opensearch import OpenSearchIndex, make_client
-        client = make_client(settings.require("OPENSEARCH_ENDPOINT"), settings.region(),
-                             auth_mode=settings.get("OPENSEARCH_AUTH"), service=settings.get("OPENSEARCH_SERVICE"),
-                             timeout=settings.get_int("OPENSEARCH_TIMEOUT_SECONDS", minimum=1))
-        idx = OpenSearchIndex(client, settings.get("OPENSEARCH_INDEX"))
+        from chalicelib.index.opensearch import OpenSearchIndex
+        idx = OpenSearchIndex(opensearch_client(), settings.get("OPENSEARCH_INDEX"))
         idx.ensure_index()
         return idx
     return _get("index", build)
+
+
+def opensearch_client():
+    def build():
+        from chalicelib.index.opensearch import make_client
+        return make_client(settings.require("OPENSEARCH_ENDPOINT"), settings.region(),
+                           auth_mode=settings.get("OPENSEARCH_AUTH"), service=settings.get("OPENSEARCH_SERVICE"),
+                           timeout=settings.get_int("OPENSEARCH_TIMEOUT_SECONDS", minimum=1))
+    return _get("client:opensearch", build)
+
+
+def face_store():
+    """Face and people records, next to the photo index (same INDEX_BACKEND)."""
+    def build():
+        backend = settings.get("INDEX_BACKEND")
+        if backend == "sqlite":
+            from chalicelib.faces.sqlite import SQLiteFaceStore
+            store = SQLiteFaceStore(settings.local_path("SQLITE_PATH"))
+        elif backend == "opensearch":
+            from chalicelib.faces.opensearch import OpenSearchFaceStore
+            store = OpenSearchFaceStore(opensearch_client(), settings.get("OPENSEARCH_FACES_INDEX"))
+        else:
+            raise ConfigurationError("INDEX_BACKEND=%r: choose opensearch or sqlite" % backend)
+        store.ensure()
+        return store
+    return _get("faces", build)
+
+
+def matcher():
+    """Face matching follows ANALYSIS_ENGINE: a Rekognition collection, or local embeddings."""
+    def build():
+        engine = settings.get("ANALYSIS_ENGINE")
+        if engine == "local":
+            from chalicelib.faces.local import EmbeddingMatcher
+            return EmbeddingMatcher(face_store())
+        if engine == "rekognition":
+            from chalicelib.faces.rekognition import CollectionMatcher
+            return CollectionMatcher(boto_client("rekognition", retries={"total_max_attempts": 1}),
+                                     settings.require("FACE_COLLECTION"), face_store())
+        raise ConfigurationError("ANALYSIS_ENGINE=%r: choose rekognition or local" % engine)
+    return _get("matcher", build)
 
 
 def analyzer():
@@ -96,4 +134,4 @@ def analyzer():
 
 
 def services():
-    return Services(storage(), index(), analyzer())
+    return Services(storage(), index(), analyzer(), face_store(), matcher())

@@ -38,6 +38,15 @@ DEFAULTS = {
     "DECODE_MAX_PIXELS": "100000000",    # refuse larger images (decompression bombs)
     "THUMBNAIL_SIZE": "256",             # long side of thumbnails, px (0: no thumbnails)
     "MAX_PHOTO_BYTES": str(50 * 1024 * 1024),  # larger objects are `unsupported` (ImageTooLarge)
+    # Faces and people (chalicelib.faces):
+    "FACE_INDEXING": "on",               # on | off: register faces, group people (needs the faces feature)
+    "FACE_COLLECTION": "photo-search-faces",   # the Rekognition collection (one per deployment)
+    "OPENSEARCH_FACES_INDEX": "photo-faces",   # face and people records on OpenSearch
+    "FACE_MATCH_THRESHOLD": "80",        # default similarity (0-100) for face search and compare
+    "PEOPLE_MATCH_THRESHOLD": "82",      # similarity for grouping faces into people
+    "PEOPLE_MIN_MATCHES": "2",           # a face joins a person when close to this many of its faces...
+    "PEOPLE_MIN_SHARE": "0.3",           # ...and to this share of them (of at most 30)
+    "FACE_SEARCH_IMAGE_MAX_BYTES": str(5 * 1024 * 1024),   # POST /faces/search image (decoded)
     # Backends (the local stage chooses the embedded ones):
     "STORAGE_BACKEND": "s3",             # s3 | disk
     "INDEX_BACKEND": "opensearch",       # opensearch | sqlite
@@ -119,6 +128,14 @@ def features():
         raise ConfigurationError("ANALYSIS_FEATURES=%r: choose from %s" % (get("ANALYSIS_FEATURES"),
                                                                           ",".join(FEATURES)))
     return chosen
+
+
+def face_indexing():
+    """FACE_INDEXING is on and the faces feature is analysed."""
+    value = get("FACE_INDEXING").strip().lower()
+    if value not in ("on", "off"):
+        raise ConfigurationError("FACE_INDEXING=%r: choose on or off" % get("FACE_INDEXING"))
+    return value == "on" and "faces" in features()
 
 
 PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -21,6 +21,8 @@ from tests.support.opensearch_server import FakeOpenSearch
 REGION = "us-east-1"
 BUCKET = "photo-search-test"
 INDEX = "photos-test"
+FACES_INDEX = "faces-test"
+COLLECTION = "photo-search-test-faces"
 
 os.environ.update({
     "AWS_ACCESS_KEY_ID": "AKIDTESTING", "AWS_SECRET_ACCESS_KEY": "testing-secret", "AWS_SESSION_TOKEN": "",
@@ -127,18 +129,33 @@ def make_index(url, name=INDEX, refresh=False):
     return index
 
 
+def make_face_store(url, name=FACES_INDEX):
+    from chalicelib.faces.opensearch import OpenSearchFaceStore
+    from chalicelib.index.opensearch import make_client
+    client = make_client(url, REGION, auth_mode="sigv4", service="es",
+                         credentials=Credentials("AKIDTESTING", "testing-secret"))
+    store = OpenSearchFaceStore(client, name)
+    store.ensure()
+    return store
+
+
 def install_components(monkeypatch, bucket, opensearch, analyzer=None, **env):
     """The app's components as production builds them from settings (storage on moto via
-    AWS_ENDPOINT_URL, the analyzer chosen by ANALYSIS_ENGINE), with the OpenSearch adapter on the
-    local server and, where given, a ready analyzer (Rekognition's real client under a Stubber)."""
+    AWS_ENDPOINT_URL, the analyzer chosen by ANALYSIS_ENGINE), with the OpenSearch adapters on the
+    local server and, where given, a ready analyzer (Rekognition's real client under a Stubber,
+    which the face collection then shares)."""
     from chalicelib import components
     monkeypatch.setenv("PHOTO_BUCKET", bucket)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     components.reset()
-    components.configure(index=make_index(opensearch.url))
+    store = make_face_store(opensearch.url)
+    components.configure(index=make_index(opensearch.url), faces=store)
     if analyzer is not None:
         components.configure(analyzer=analyzer)
+        if getattr(analyzer, "client", None) is not None:
+            from chalicelib.faces.rekognition import CollectionMatcher
+            components.configure(matcher=CollectionMatcher(analyzer.client, COLLECTION, store))
     return components.services()
 
 

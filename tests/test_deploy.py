@@ -83,10 +83,14 @@ def test_the_policy_is_hand_written_and_least_privilege():
     policy = json.loads((ROOT / ".chalice" / "policy-dev.json").read_text())
     assert _actions(policy) == {
         "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "rekognition:DetectLabels", "rekognition:DetectText", "rekognition:DetectFaces",
-        "rekognition:DetectModerationLabels",
+        "rekognition:DetectModerationLabels", "rekognition:CompareFaces", "rekognition:CreateCollection",
+        "rekognition:IndexFaces", "rekognition:SearchFaces", "rekognition:SearchFacesByImage", "rekognition:DeleteFaces",
         "es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut", "es:ESHttpDelete",
         "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
     assert not any("*" in a for a in _actions(policy))
+    collection = [st for st in policy["Statement"] if "rekognition:IndexFaces" in st["Action"]][0]
+    assert collection["Resource"] == ["arn:aws:rekognition:us-east-1:123456789012:collection/%s"
+                                      % stage["environment_variables"]["FACE_COLLECTION"]]
 
 
 def test_every_aws_api_the_code_calls_is_in_the_policy():
@@ -103,7 +107,10 @@ def test_every_aws_api_the_code_calls_is_in_the_policy():
               "generate_presigned_url": "s3:GetObject", "generate_presigned_post": "s3:PutObject",
               "detect_labels": "rekognition:DetectLabels", "detect_text": "rekognition:DetectText",
               "detect_faces": "rekognition:DetectFaces",
-              "detect_moderation_labels": "rekognition:DetectModerationLabels"}
+              "detect_moderation_labels": "rekognition:DetectModerationLabels",
+              "create_collection": "rekognition:CreateCollection", "index_faces": "rekognition:IndexFaces",
+              "search_faces": "rekognition:SearchFaces", "search_faces_by_image": "rekognition:SearchFacesByImage",
+              "delete_faces": "rekognition:DeleteFaces", "compare_faces": "rekognition:CompareFaces"}
     opensearch = {"get", "index", "create", "delete", "bulk", "search", "indices"}
     unknown = calls - set(needed) - opensearch
     assert not unknown, "add these calls to the policy and this table: %s" % unknown

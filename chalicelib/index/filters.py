@@ -10,6 +10,8 @@ Filters (all optional, combined with AND):
 - ``near`` ("lat,lon") with ``radius_km`` (default 10): great-circle distance (mean Earth radius).
 - ``format``: jpeg, png, heic, webp, gif, tiff, bmp.  ``status``: pending, indexed, unsupported, failed.
 
+Internal, never read from a request: ``photo_ids`` (only these photos; people search).
+
 Sorts: ``relevance`` (the default with words), ``newest`` (the default without), ``oldest``,
 by the photo's time: when it was taken, else when it was uploaded.
 """

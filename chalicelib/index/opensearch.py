@@ -94,6 +94,8 @@ def filter_clauses(owner, f):
         clauses.append({"range": {"face_count": {"gte": 1}}} if f["has_faces"] else {"term": {"face_count": 0}})
     if "color" in f:
         clauses.append({"term": {"colors": f["color"]}})
+    if "photo_ids" in f:
+        clauses.append({"terms": {"photo_id": list(f["photo_ids"])}})
     if "near" in f:
         near = f["near"]
         clauses.append({"geo_distance": {"distance": "%gkm" % near["radius_km"],

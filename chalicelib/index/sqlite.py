@@ -319,6 +319,10 @@ def _where(f):
     if "color" in f:
         where.append("EXISTS (SELECT 1 FROM photo_colors c WHERE c.photo_id = p.photo_id AND c.color = ?)")
         params.append(f["color"])
+    if "photo_ids" in f:
+        # Internal (people search): the photos of the named people.  json_each keeps it one parameter.
+        where.append("p.photo_id IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(sorted(f["photo_ids"])))
     if "near" in f:
         near = f["near"]
         dlat = near["radius_km"] / EARTH_RADIUS_KM * 57.29577951308232

@@ -1,8 +1,10 @@
 """The pipeline: index a photo, remove a photo, reconcile storage with the index.
 
-Every function takes a Services tuple (storage, index, analyzer) so the same
-code runs on AWS backends and on embedded ones.
+Every function takes a Services tuple (storage, index, analyzer, and for faces
+the face store and matcher, None when faces are not set up) so the same code
+runs on AWS backends and on embedded ones.
 """
 from collections import namedtuple
 
-Services = namedtuple("Services", "storage index analyzer")
+Services = namedtuple("Services", "storage index analyzer faces matcher")
+Services.__new__.__defaults__ = (None, None)

@@ -14,6 +14,7 @@ Order rules (S3 delivers events at least once and in any order):
 import hashlib
 
 from chalicelib import keys, logs, media, settings
+from chalicelib.pipeline import faces as face_steps
 from chalicelib.analysis import ImageRejected, PhotoSource, normalize_faces, normalize_labels, \
     normalize_moderation, normalize_properties, normalize_text
 from chalicelib.errors import VersionConflict
@@ -40,8 +41,14 @@ class Outcome:
 
 
 def needs_retry(doc):
-    """A transient failure, or an analysis that never finished (a crash mid-ingest)."""
-    return doc.get("status") == STATUS_PENDING or (doc.get("status") == STATUS_FAILED and doc.get("retryable", False))
+    """A transient failure, an analysis that never finished (a crash mid-ingest), faces
+    that could not be registered, or faces from before face indexing existed."""
+    status = doc.get("status")
+    if status == STATUS_PENDING or (status == STATUS_FAILED and doc.get("retryable", False)):
+        return True
+    if status == STATUS_INDEXED and doc.get("faces"):
+        return doc.get("faces_indexed") is False or ("faces_indexed" not in doc and settings.face_indexing())
+    return False
 
 
 def _already_applied(doc, sequencer, etag):
@@ -90,6 +97,10 @@ def index_object(services, bucket, key, etag=None, sequencer=None, deadline=None
 
     new, error = analyse(services, parsed.owner, bucket, key, info, sequencer, doc, deadline)
     outcome = _write(services, new, version, sequencer, info.etag, analysed=True)
+    if outcome == Outcome.STALE:
+        face_steps.forget_stale(services, services.index.get(pid)[0])
+    elif outcome == STATUS_INDEXED and new.get("faces_indexed"):
+        face_steps.group_photo(services, pid)
     fields = dict(photo_id=pid, source=source, ms=timer.ms, status=new["status"])
     if new.get("reason"):
         fields["reason"] = new["reason"]
@@ -153,6 +164,7 @@ def analyse(services, owner, bucket, key, info, sequencer, previous=None, deadli
                   properties=same.get("properties"), faces=faces, moderation=same.get("moderation"),
                   metadata=metadata, thumbnails=write_thumbnails(services, key, small, data, converted, faces))
         new["content_hash"], new["reused_from"] = content_hash, same["photo_id"]
+        face_steps.register(services, new, _image(bucket, key, converted), deadline, vectors_from=same["photo_id"])
         return new, None
     source = PhotoSource(bucket, key, info.etag, lambda: data, converted)
     features = settings.features()
@@ -169,12 +181,19 @@ def analyse(services, owner, bucket, key, info, sequencer, previous=None, deadli
                    content_type=content_type, metadata=metadata), e
     faces = normalize_faces(result.get("FaceDetails"))
     thumbs = write_thumbnails(services, key, small, data, converted, faces)
-    return _hashed(doc(STATUS_INDEXED, normalize_labels(result), content_type=content_type, thumbnails=thumbs,
-               model_version=result.get("LabelModelVersion"), text=normalize_text(result.get("TextDetections")),
-               properties=normalize_properties(result.get("ImageProperties")),
-               faces=faces,
-               moderation=normalize_moderation(result["ModerationLabels"]) if "ModerationLabels" in result
-               else None, metadata=metadata), content_hash), None
+    new = _hashed(doc(STATUS_INDEXED, normalize_labels(result), content_type=content_type, thumbnails=thumbs,
+                      model_version=result.get("LabelModelVersion"), text=normalize_text(result.get("TextDetections")),
+                      properties=normalize_properties(result.get("ImageProperties")),
+                      faces=faces,
+                      moderation=normalize_moderation(result["ModerationLabels"]) if "ModerationLabels" in result
+                      else None, metadata=metadata), content_hash)
+    face_steps.register(services, new, _image(bucket, key, converted), deadline)
+    return new, None
+
+
+def _image(bucket, key, converted):
+    """What Rekognition reads for this photo: the converted JPEG, or the object itself."""
+    return {"bytes": converted} if converted else {"bucket": bucket, "key": key}
 
 
 def _hashed(doc, content_hash):

@@ -1,5 +1,6 @@
 """Removing a photo's document (and, as later features add them, what derives from it)."""
 from chalicelib import logs
+from chalicelib.pipeline.faces import remove_photo_faces
 from chalicelib.errors import VersionConflict
 from chalicelib.index.documents import sequencer_newer
 from chalicelib.keys import parse_key, photo_id
@@ -26,6 +27,7 @@ def remove_object(services, bucket, key, sequencer=None, source="event"):
         if sequencer and doc.get("sequencer") and sequencer_newer(doc["sequencer"], sequencer):
             outcome = "stale"
             break
+        remove_photo_faces(services, pid)   # first: a failure here leaves the document to retry with
         try:
             outcome = "removed" if services.index.delete(pid, version) else "absent"
             delete_derived(services, doc)
@@ -39,7 +41,8 @@ def remove_object(services, bucket, key, sequencer=None, source="event"):
 
 
 def delete_derived(services, doc):
-    """The thumbnail and face crops of a removed photo."""
+    """The faces, thumbnail and face crops of a removed photo."""
+    remove_photo_faces(services, doc["photo_id"])
     thumbs = doc.get("thumbnails") or {}
     for key in [thumbs.get("thumbnail")] + list(thumbs.get("faces", ())):
         if key:
