@@ -8,7 +8,7 @@ import time
 
 from chalice import BadRequestError, Chalice, CognitoUserPoolAuthorizer, Response
 
-from chalicelib import auth, components, logs, photos, settings
+from chalicelib import auth, components, logs, people, photos, settings
 from chalicelib.errors import PhotoSearchError
 from chalicelib.pipeline import events, reconcile as reconciliation
 
@@ -86,6 +86,85 @@ def delete_photo(caller, photo_id):
 @api
 def create_upload(caller):
     return Response(photos.create_upload(components.services(), caller, _json_body()), status_code=201)
+
+
+@app.route("/photos/{photo_id}/faces", methods=["GET"], authorizer=authorizer)
+@api
+def photo_faces(caller, photo_id):
+    return people.photo_faces(components.services(), caller, photo_id)
+
+
+@app.route("/faces", methods=["DELETE"], authorizer=authorizer)
+@api
+def forget_faces(caller):
+    return people.forget(components.services(), caller)
+
+
+@app.route("/faces/opt-in", methods=["POST"], authorizer=authorizer)
+@api
+def opt_in_faces(caller):
+    return people.opt_in(components.services(), caller)
+
+
+@app.route("/faces/search", methods=["POST"], authorizer=authorizer)
+@api
+def search_faces(caller):
+    return people.search_faces(components.services(), caller, _json_body())
+
+
+@app.route("/faces/compare", methods=["POST"], authorizer=authorizer)
+@api
+def compare_faces(caller):
+    return people.compare_faces(components.services(), caller, _json_body())
+
+
+@app.route("/faces/{face_id}/photos", methods=["GET"], authorizer=authorizer)
+@api
+def face_photos(caller, face_id):
+    return people.face_photos(components.services(), caller, face_id, _query("threshold"), _query("limit"))
+
+
+@app.route("/faces/{face_id}/person", methods=["PUT"], authorizer=authorizer)
+@api
+def move_face(caller, face_id):
+    return people.move_face(components.services(), caller, face_id, _json_body())
+
+
+@app.route("/faces/{face_id}/person", methods=["DELETE"], authorizer=authorizer)
+@api
+def not_this_person(caller, face_id):
+    return people.not_this_person(components.services(), caller, face_id)
+
+
+@app.route("/people", methods=["GET"], authorizer=authorizer)
+@api
+def list_people(caller):
+    return people.list_people(components.services(), caller)
+
+
+@app.route("/people/{person_id}", methods=["GET"], authorizer=authorizer)
+@api
+def get_person(caller, person_id):
+    return people.get_person(components.services(), caller, person_id)
+
+
+@app.route("/people/{person_id}", methods=["PATCH"], authorizer=authorizer)
+@api
+def update_person(caller, person_id):
+    return people.update_person(components.services(), caller, person_id, _json_body())
+
+
+@app.route("/people/{person_id}/photos", methods=["GET"], authorizer=authorizer)
+@api
+def person_photos(caller, person_id):
+    return people.person_photos(components.services(), caller, person_id, _query("limit"), _query("cursor"),
+                                _query("sort"))
+
+
+@app.route("/people/{person_id}/merge", methods=["POST"], authorizer=authorizer)
+@api
+def merge_people(caller, person_id):
+    return people.merge_people(components.services(), caller, person_id, _json_body())
 
 
 def get_file():

@@ -4,7 +4,7 @@ from chalicelib.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from chalicelib.index import documents
 from chalicelib.index.terms import query_words
 from chalicelib.keys import is_photo_id, photo_id, upload_key
-from chalicelib.index import ANY
+from chalicelib.index import ANY, Page
 from chalicelib.index.filters import parse as parse_filters, sort_order
 from chalicelib.keys import parse_key
 from chalicelib.pipeline.indexing import index_object
@@ -39,25 +39,35 @@ def search(services, caller, q, limit=None, cursor=None, filters=None, sort=None
     words = query_words(q)
     if q and q.strip() and not words:
         raise BadRequest("q has no searchable words")
+    from chalicelib.people import resolve_names
+    words, people_photos, people = resolve_names(services, caller.sub, words)
     order = sort_order(sort, bool(words))
-    if words:
-        page = services.index.search(caller.sub, words, size, cursor, chosen, order)
+    narrowed = chosen if people_photos is None else dict(chosen, photo_ids=people_photos)
+    if people_photos == []:
+        page = Page([], None)
+    elif words:
+        page = services.index.search(caller.sub, words, size, cursor, narrowed, order)
     else:
-        page = services.index.list(caller.sub, size, cursor, chosen, order)
-    expires = settings.get_int("PRESIGN_EXPIRY_SECONDS", minimum=1, maximum=604800)
+        page = services.index.list(caller.sub, size, cursor, narrowed, order)
     photos = []
-    sign = lambda key: services.storage.presign_get(key, expires)  # noqa: E731
+    sign = signer(services)
     for doc in page.hits:
         item = documents.public(doc, sign(doc["key"]), sign)
         if words and order == "relevance":
             item["score"] = round(doc["_score"], 3) if doc.get("_score") is not None else None
         photos.append(item)
     logs.event("search", "ok", photo_id=None, owner=caller.sub, words=len(words), hits=len(photos))
-    return {"query": {"q": q or "", "words": words, "filters": chosen, "sort": order}, "photos": photos,
-            "next": page.next}
+    return {"query": {"q": q or "", "words": words, "people": people, "filters": chosen, "sort": order},
+            "photos": photos, "next": page.next}
 
 
-def _own_document(services, caller, pid):
+def signer(services):
+    """key -> a URL that reads it until PRESIGN_EXPIRY_SECONDS from now."""
+    expires = settings.get_int("PRESIGN_EXPIRY_SECONDS", minimum=1, maximum=604800)
+    return lambda key: services.storage.presign_get(key, expires)
+
+
+def own_document(services, caller, pid):
     if not is_photo_id(pid):
         raise NotFound()
     doc, _ = services.index.get(pid)
@@ -68,9 +78,8 @@ def _own_document(services, caller, pid):
 
 
 def get(services, caller, pid):
-    doc = _own_document(services, caller, pid)
-    expires = settings.get_int("PRESIGN_EXPIRY_SECONDS", minimum=1, maximum=604800)
-    sign = lambda key: services.storage.presign_get(key, expires)  # noqa: E731
+    doc = own_document(services, caller, pid)
+    sign = signer(services)
     out = documents.public(doc, sign(doc["key"]), sign)
     out["label_model_version"] = doc.get("label_model_version")
     out["engine"] = doc.get("engine")
@@ -78,7 +87,7 @@ def get(services, caller, pid):
 
 
 def delete(services, caller, pid):
-    doc = _own_document(services, caller, pid)
+    doc = own_document(services, caller, pid)
     services.storage.delete(doc["key"])
     outcome, _ = remove_object(services, doc["bucket"], doc["key"], source="api")
     return {"photo_id": pid, "deleted": True, "outcome": outcome}

@@ -49,8 +49,13 @@ def test_terraform_has_the_cognito_authorizer_on_every_route(package):
     assert auth["type"] == "cognito_user_pools"
     assert auth["providerARNs"] == [CONFIG["stages"]["dev"]["environment_variables"]["USER_POOL_ARN"]]
     operations = [(path, method) for path, item in swagger["paths"].items() for method in item if method != "options"]
-    assert sorted(operations) == sorted([("/search", "post"), ("/photos", "get"), ("/photos/{photo_id}", "get"),
-                                         ("/photos/{photo_id}", "delete"), ("/uploads", "post")])
+    assert sorted(operations) == sorted([
+        ("/search", "post"), ("/photos", "get"), ("/photos/{photo_id}", "get"), ("/photos/{photo_id}", "delete"),
+        ("/uploads", "post"), ("/photos/{photo_id}/faces", "get"), ("/faces", "delete"), ("/faces/opt-in", "post"),
+        ("/faces/search", "post"), ("/faces/compare", "post"), ("/faces/{face_id}/photos", "get"),
+        ("/faces/{face_id}/person", "put"), ("/faces/{face_id}/person", "delete"), ("/people", "get"),
+        ("/people/{person_id}", "get"), ("/people/{person_id}", "patch"), ("/people/{person_id}/photos", "get"),
+        ("/people/{person_id}/merge", "post")])
     for path, method in operations:
         assert swagger["paths"][path][method]["security"] == [{name: []}], (path, method)
 
