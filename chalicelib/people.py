@@ -432,27 +432,30 @@ def merge_people(services, caller, person_id, body):
 # ---- search by name ---------------------------------------------------------------------
 
 def resolve_names(services, owner, words):
-    """Split query words into people's names and other words.
+    """Split query words into words of people's names and other words.
 
-    A person matches when every word of their name is in the query; those words then
-    select the person's photos instead of labels.  Returns (other words, photo ids or
-    None, [matched people])."""
+    A query word that is a word of a named person's name selects that person's photos
+    (every person whose name has the word: "john" finds each John); several such words
+    must all hold ("alice bob": photos with both; "barack obama": his).  The other words
+    search labels and text as usual.  Returns (other words, photo ids or None, [people])."""
     if not words or services.faces is None or not face_steps.enabled(services):
         return words, None, []
-    named = [p for p in services.faces.people(owner) if p.get("name")]
-    by_name = {}
-    for person in named:
-        name_words = tuple(query_words(person["name"]))
-        if name_words and set(name_words) <= set(words):
-            by_name.setdefault(name_words, []).append(person)
-    if not by_name:
+    by_word = {}
+    for person in services.faces.people(owner):
+        if person.get("name"):
+            for word in set(query_words(person["name"])) & set(words):
+                by_word.setdefault(word, []).append(person)
+    if not by_word:
         return words, None, []
-    used = set().union(*by_name)
-    photo_ids = None
-    for people in by_name.values():
+    photos_of, photo_ids, matched = {}, None, {}
+    for people in by_word.values():
         ids = set()
         for person in people:
-            ids |= {f["photo_id"] for f in services.faces.faces(owner, person_id=person["person_id"])}
+            if person["person_id"] not in photos_of:
+                photos_of[person["person_id"]] = {f["photo_id"] for f in services.faces.faces(
+                    owner, person_id=person["person_id"])}
+            ids |= photos_of[person["person_id"]]
+            matched[person["person_id"]] = {"person_id": person["person_id"], "name": person["name"]}
         photo_ids = ids if photo_ids is None else photo_ids & ids
-    matched = [{"person_id": p["person_id"], "name": p["name"]} for ps in by_name.values() for p in ps]
-    return [w for w in words if w not in used], sorted(photo_ids)[:MAX_PEOPLE_PHOTOS], matched
+    return ([w for w in words if w not in by_word], sorted(photo_ids)[:MAX_PEOPLE_PHOTOS],
+            sorted(matched.values(), key=lambda p: (p["name"].casefold(), p["person_id"])))

@@ -130,6 +130,9 @@ class OpenSearchFaceStore:
         return True
 
     def update_face(self, face_id, **fields):
+        unknown = set(fields) - {"person_id", "assigned_by", "rejected", "grouped"}
+        if unknown:
+            raise ValueError("cannot update %s" % ", ".join(sorted(unknown)))
         for _ in range(5):
             doc, version = self._get(face_id)
             if doc is None:
