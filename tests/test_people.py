@@ -342,3 +342,20 @@ def test_documents_from_before_face_indexing_are_analysed_again(people_services)
     assert not needs_retry({"status": "indexed", "faces": [{"box": {}}], "faces_indexed": None})
     assert needs_retry({"status": "indexed", "faces": [{"box": {}}], "faces_indexed": False})
     assert not needs_retry({"status": "indexed", "faces": []})
+
+
+def test_the_reconciler_groups_waiting_faces_and_drops_faces_of_vanished_photos(app, s3, users, people_services):
+    from chalicelib.pipeline.reconcile import reconcile
+    alice = users["alice"]
+    ids = {n: upload(app, s3, alice, n) for n in OBAMA[:3]}
+    person, = people(app, alice)["people"]
+    store = people_services.faces
+    stuck = store.faces_of_photo(ids["obama3.jpg"])[0]
+    store.assign(stuck["face_id"], None, "auto", expected=person["person_id"])   # as if the Lambda died
+    store.update_face(stuck["face_id"], grouped=False)                           # right after registering
+    s3.delete_object(Bucket=BUCKET, Key=people_services.index.get(ids["obama.jpg"])[0]["key"])  # no event
+    stats = reconcile(people_services)
+    assert stats["removed"] == 1 and stats["grouped"] == 1
+    assert store.get_face(stuck["face_id"])["person_id"] == person["person_id"]
+    assert store.faces_of_photo(ids["obama.jpg"]) == []
+    assert people(app, alice)["people"][0]["face_count"] == 2

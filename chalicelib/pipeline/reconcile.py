@@ -5,10 +5,11 @@ key order (UTF-8 byte order, which is also code point order) and merges the
 two streams, holding only one page of each in memory:
 
 - object without document, or with a document of another ETag: analyse it;
-- document without object: delete it;
+- document without object: delete it (and its faces, thumbnail and crops);
 - document with a retryable failure: analyse again;
 - indexed photo whose thumbnail or face crops are missing: make them again
-  (the thumbnails/ listing is walked alongside, in the same order).
+  (the thumbnails/ listing is walked alongside, in the same order);
+- then faces registered but never grouped into people are grouped.
 
 Writes go through the index's bulk API in batches.  Before the time budget
 runs out the walk stops after a flushed batch and saves the last key it
@@ -21,13 +22,14 @@ import time
 from chalicelib import keys, logs, media, settings
 from chalicelib.keys import parse_key, photo_id
 from chalicelib.pipeline.indexing import analyse, needs_retry, write_thumbnails
+from chalicelib.pipeline import faces as face_steps
 from chalicelib.pipeline.removal import delete_derived
 from chalicelib.retry import TransientError
 from chalicelib.settings import PHOTO_PREFIX
 
 
 class Stats(dict):
-    FIELDS = ("scanned", "indexed", "removed", "retried", "failed", "skipped", "repaired")
+    FIELDS = ("scanned", "indexed", "removed", "retried", "failed", "skipped", "repaired", "grouped")
 
     def __init__(self):
         super().__init__({f: 0 for f in self.FIELDS})
@@ -131,6 +133,9 @@ def reconcile(services, time_left=None, progress=None, restart=False, safety=Non
             progress(stats, key)
     flush()
     save_checkpoint(storage, "" if complete else done_key)
+    if not out_of_time():
+        # faces registered but never grouped (photos indexed above, or a crash in between)
+        stats["grouped"] = face_steps.group_waiting(services)
     stats["complete"] = complete
     stats["elapsed"] = round(time.monotonic() - start, 3)
     logs.event("reconcile", "complete" if complete else "paused", photo_id=None, resume_after_set=not complete,
