@@ -4,9 +4,10 @@
     ./dev demo --exit     # exits after the demo (for CI)
 
 Starts the local server on 127.0.0.1 (chalice local --stage local + reconciler), issues a
-token, uploads 20+ real photos taken out of registry packages (tools/fetch_test_images.py)
+token, uploads 20+ real photos (four of one person) taken out of registry packages (tools/fetch_test_images.py)
 plus two signs it renders itself, through the API with a progress bar, then prints a few
-searches with labels, scores and working URLs, and the curl commands to try next.  A
+searches with labels, scores and working URLs, the people grouped from the faces (one is
+named and found by the name), and the curl commands to try next.  A
 second run reuses what is installed and indexed.
 """
 import argparse
@@ -29,7 +30,8 @@ from chalicelib.cli import load_stage  # noqa: E402
 DATA = os.path.join(ROOT, "var", "testdata")
 PHOTOS = ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg", "motorcycle_left.png", "camera.png",
           "china.jpg", "flower.jpg", "horse.png", "coins.png", "moon.png", "hubble_deep_field.jpg", "page.png",
-          "grass.png", "brick.png", "obama.jpg", "obama2.jpg", "biden.jpg", "logo.png", "color.png"]
+          "grass.png", "brick.png", "obama.jpg", "obama2.jpg", "obama3.jpg", "obama_partial_face.jpg", "biden.jpg",
+          "logo.png", "color.png"]
 SIGNS = [("open-sign.jpg", "OPEN 24 HOURS", "coffee.png"), ("bakery-sign.jpg", "Fresh Bread Daily", "china.jpg")]
 SEARCHES = [("cat", "an object"), ("animal", "a parent category"), ("open", "a word of text in a photo"),
             ("person", "people (from faces)")]
@@ -71,6 +73,34 @@ def photos():
         yield name, data, "image/png" if name.endswith(".png") else "image/jpeg"
     for name, text, background in SIGNS:
         yield name, sign(text, background), "image/jpeg"
+
+
+def show_people(base, headers):
+    """People grouped from the faces, one named, found by the name; a face's other photos."""
+    listing = requests.get(base + "/people", headers=headers, timeout=30).json()
+    found = listing.get("people", [])
+    say("people grouped from faces: %d (and %d faces not yet grouped with anyone)"
+        % (len(found), listing.get("unassigned_faces", 0)))
+    for person in found:
+        say("  %s  %-14s %d faces in %d photos  (cover %s)" % (
+            person["person_id"][:8], person["name"] or "(no name)", person["face_count"], person["photo_count"],
+            "works" if person["cover"] and requests.get(person["cover"]["crop_url"], timeout=30).ok else "none"))
+    if not found:
+        say()
+        return
+    first = found[0]
+    if not first["name"]:
+        requests.patch(base + "/people/" + first["person_id"], json={"name": "Barack Obama"}, headers=headers,
+                       timeout=30).raise_for_status()
+        say("named %s \"Barack Obama\" (PATCH /people/%s)" % (first["person_id"][:8], first["person_id"]))
+    name = requests.get(base + "/people/" + first["person_id"], headers=headers, timeout=30).json()["name"]
+    word = name.split()[-1].lower()
+    hits = requests.get(base + "/photos", params={"q": word}, headers=headers, timeout=30).json()["photos"]
+    say("search %r (a person's name): %s" % (word, ", ".join(p["key"].rsplit("/", 1)[-1] for p in hits)))
+    cover = first["cover"]["face_id"]
+    similar = requests.get(base + "/faces/%s/photos" % cover, headers=headers, timeout=30).json()["photos"]
+    say("photos of face %s, most similar first: %s\n" % (cover[:8], ", ".join(
+        "%s %.1f" % (p["photo"]["key"].rsplit("/", 1)[-1], p["similarity"]) for p in similar)))
 
 
 def port_free(host, port):
@@ -148,6 +178,8 @@ def main(argv=None):
                 say("    %s  (url %s)" % (p["url"], "works" if ok else "FAILED"))
             say()
 
+        show_people(base, headers)
+
         say("Try it yourself (%s):" % ("start the server again with ./dev serve --port %d" % args.port if args.exit
                                         else "the server keeps running until Ctrl-C"))
         say("  TOKEN=$(.venv/bin/python -m chalicelib.cli token %s)" % args.user)
@@ -157,6 +189,9 @@ def main(argv=None):
             "-d '{\"name\": \"my/photo.jpg\"}'" % base)
         say("  curl -X PUT \"<upload.url from the answer>\" -H 'Content-Type: image/jpeg' --data-binary @photo.jpg")
         say("  curl -X DELETE -H \"Authorization: $TOKEN\" %s/photos/<photo_id>" % base)
+        say("  curl -H \"Authorization: $TOKEN\" %s/people" % base)
+        say("  curl -X PATCH %s/people/<person_id> -H \"Authorization: $TOKEN\" -H 'Content-Type: application/json' -d '{\"name\": \"Alice\"}'" % base)
+        say("  curl -H \"Authorization: $TOKEN\" \"%s/faces/<face_id>/photos?threshold=85\"" % base)
         say("  cp photo.jpg var/local/bucket/usercontent/%s/  # picked up by the reconciler within 30 s"
             % auth.local_sub(args.user))
         if args.exit:

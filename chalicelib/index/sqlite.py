@@ -72,7 +72,7 @@ CREATE INDEX IF NOT EXISTS photos_owner_hash ON photos (owner, content_hash);
 
 def _columns(doc):
     location = doc.get("location") or {}
-    return (_millis(doc.get("photo_time")), _millis(doc.get("taken_at")), doc.get("camera_make"),
+    return (_millis(doc.get("photo_time") or doc.get("uploaded_at")), _millis(doc.get("taken_at")), doc.get("camera_make"),
             doc.get("camera_model"), doc.get("format"), doc.get("status"), location.get("lat"), location.get("lon"),
             doc.get("face_count", 0), 1 if doc.get("has_text") else 0, doc.get("content_hash"))
 
@@ -143,6 +143,11 @@ class SQLiteIndex:
                 for photo_id, doc in w.execute("SELECT photo_id, doc FROM photos").fetchall():
                     self._write_columns(w, json.loads(doc))
         db.executescript(INDEXES)
+        with self._write() as w:   # files from before term_counts existed: count what is there
+            if w.execute("SELECT 1 FROM terms LIMIT 1").fetchone() and \
+                    not w.execute("SELECT 1 FROM term_counts LIMIT 1").fetchone():
+                w.execute("INSERT INTO term_counts (owner, term, n) SELECT owner, term, COUNT(*) FROM terms "
+                          "GROUP BY owner, term")
 
     def _write_columns(self, db, doc):
         db.execute("UPDATE photos SET %s WHERE photo_id = ?" % ", ".join("%s = ?" % n for n, _ in COLUMNS),
