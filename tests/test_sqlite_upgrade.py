@@ -32,3 +32,16 @@ def test_a_file_from_before_filters_and_term_counts_is_upgraded_in_place(tmp_pat
                                               sort="newest").hits] == [doc["photo_id"]]
     index.ensure_index()                                     # idempotent
     assert index.search("alice", ["cat", "animal"], 10).hits[0]["_score"] == 180.0
+
+
+def test_counts_missing_for_rows_written_before_term_counts_are_rebuilt_once(tmp_path):
+    path = str(tmp_path / "old.sqlite3")
+    test_a_file_from_before_filters_and_term_counts_is_upgraded_in_place(tmp_path)
+    db = sqlite3.connect(path)     # as a file where term_counts came late: one owner counted, one not
+    db.execute("DELETE FROM term_counts WHERE owner = 'alice'")
+    db.execute("PRAGMA user_version = 0")
+    db.commit()
+    db.close()
+    index = SQLiteIndex(path)
+    index.ensure_index()
+    assert len(index.search("alice", ["cat"], 10).hits) == 1

@@ -4,8 +4,8 @@
 
 `chalice local` delivers no S3 events and runs no schedule.  Uploads through the
 app's signed URLs are indexed at once; files copied into (or deleted from) the
-storage folder are picked up by the reconciler this launcher runs every
---reconcile-seconds, in this process, on the same folder and SQLite file.
+storage folder are picked up by the reconciler this launcher runs at start and
+every --reconcile-seconds, in this process, on the same folder and SQLite file.
 Everything lives under var/local/ (LOCAL_STORAGE_DIR, SQLITE_PATH) and survives
 restarts.  Ctrl-C stops both.
 """
@@ -26,11 +26,14 @@ from chalicelib.pipeline import reconcile as reconciliation  # noqa: E402
 
 
 def reconcile_forever(interval, stop):
-    while not stop.wait(interval):
+    """Right away (files changed while the server was down), then every `interval` seconds."""
+    while True:
         try:
             reconciliation.reconcile(components.services(), time_left=lambda: interval * 4, safety=0)
         except Exception as e:   # keep serving; the next run tries again
             logs.event("reconcile", "error", photo_id=None, error=type(e).__name__, message=str(e))
+        if stop.wait(interval):
+            return
 
 
 def main(argv=None):

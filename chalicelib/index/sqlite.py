@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS term_counts (
 ) WITHOUT ROWID;
 """
 HIDDEN_TERMS = "terms"
+SCHEMA_VERSION = 2      # PRAGMA user_version: 2 = term_counts complete
 # Filter and sort columns (added to files created before them by ensure_index).
 COLUMNS = (("photo_time_ms", "INTEGER"), ("taken_ms", "INTEGER"), ("camera_make", "TEXT"), ("camera_model", "TEXT"),
            ("format", "TEXT"), ("status", "TEXT"), ("lat", "REAL"), ("lon", "REAL"), ("face_count", "INTEGER"),
@@ -143,11 +144,14 @@ class SQLiteIndex:
                 for photo_id, doc in w.execute("SELECT photo_id, doc FROM photos").fetchall():
                     self._write_columns(w, json.loads(doc))
         db.executescript(INDEXES)
-        with self._write() as w:   # files from before term_counts existed: count what is there
-            if w.execute("SELECT 1 FROM terms LIMIT 1").fetchone() and \
-                    not w.execute("SELECT 1 FROM term_counts LIMIT 1").fetchone():
+        with self._write() as w:
+            if w.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                # Files from before term_counts existed counted only the photos written since:
+                # count everything again, once.
+                w.execute("DELETE FROM term_counts")
                 w.execute("INSERT INTO term_counts (owner, term, n) SELECT owner, term, COUNT(*) FROM terms "
                           "GROUP BY owner, term")
+                w.execute("PRAGMA user_version = %d" % SCHEMA_VERSION)
 
     def _write_columns(self, db, doc):
         db.execute("UPDATE photos SET %s WHERE photo_id = ?" % ", ".join("%s = ?" % n for n, _ in COLUMNS),
