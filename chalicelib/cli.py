@@ -81,9 +81,9 @@ def backfill(argv=None, services=None, stream=sys.stderr):
     stats = reconciliation.reconcile(services, time_left=time_left, progress=progress, restart=args.restart,
                                      safety=0)
     progress.close(stats)
-    stream.write("%s: scanned=%d indexed=%d removed=%d retried=%d failed=%d skipped=%d repaired=%d in %.1fs\n" % (
-        "complete" if stats["complete"] else "paused (run again to continue)", stats["scanned"], stats["indexed"],
-        stats["removed"], stats["retried"], stats["failed"], stats["skipped"], stats["repaired"], stats["elapsed"]))
+    counts = " ".join("%s=%d" % (name, stats[name]) for name in reconciliation.Stats.FIELDS)
+    stream.write("%s: %s in %.1fs\n" % ("complete" if stats["complete"] else "paused (run again to continue)",
+                                        counts, stats["elapsed"]))
     return stats
 
 
