@@ -231,3 +231,23 @@ def test_data_survives_a_restart(stack):
     assert found(stack, "erin", "cat") == [up["photo_id"]]
     assert requests.get(requests.get(stack.base + "/photos/" + up["photo_id"], headers=headers("erin"),
                                      timeout=30).json()["url"], timeout=30).status_code == 200
+
+
+def test_people_over_http_grouped_named_and_found_by_name(stack):
+    ids = []
+    for name in ("obama.jpg", "obama2.jpg", "obama3.jpg"):
+        up, put = upload(stack, "dana", "people/" + name, open(photos.path(name), "rb").read())
+        assert put.json()["status"] == "indexed", put.text
+        ids.append(up["photo_id"])
+    listing = requests.get(stack.base + "/people", headers=headers("dana"), timeout=30).json()
+    person, = listing["people"]
+    assert person["photo_count"] == 3 and requests.get(person["cover"]["crop_url"], timeout=30).status_code == 200
+    r = requests.patch(stack.base + "/people/" + person["person_id"], json={"name": "Barack Obama"},
+                       headers=headers("dana"), timeout=30)
+    assert r.status_code == 200 and r.json()["name"] == "Barack Obama"
+    assert sorted(found(stack, "dana", "barack")) == sorted(ids)
+    face = requests.get(stack.base + "/photos/%s/faces" % ids[0], headers=headers("dana"), timeout=30).json()
+    similar = requests.get(stack.base + "/faces/%s/photos" % face["faces"][0]["face_id"], headers=headers("dana"),
+                           timeout=30).json()
+    assert [p["photo_id"] for p in similar["photos"]][0] == ids[0] and len(similar["photos"]) == 3
+    assert requests.get(stack.base + "/people", headers=headers("erin"), timeout=30).json()["people"] == []

@@ -361,3 +361,18 @@ def test_the_reconciler_groups_waiting_faces_and_drops_faces_of_vanished_photos(
     assert store.get_face(stuck["face_id"])["person_id"] == person["person_id"]
     assert store.faces_of_photo(ids["obama.jpg"]) == []
     assert people(app, alice)["people"][0]["face_count"] == 2
+
+
+def test_a_second_copy_of_a_photo_reuses_its_analysis_and_its_face_vectors(app, s3, users, people_services):
+    alice = users["alice"]
+    data = jpeg(photos.load("obama.jpg"))
+    first = upload(app, s3, alice, "one/obama.jpg", data)
+    copy = upload(app, s3, alice, "two/obama.jpg", data)
+    assert people_services.index.get(copy)[0]["reused_from"] == first
+    a, b = people_services.faces.faces_of_photo(first)[0], people_services.faces.faces_of_photo(copy)[0]
+    assert a["face_id"] != b["face_id"]
+    assert people_services.faces.get_face(b["face_id"], with_embeddings=True)["embedding"]
+    found = get(app, alice, "/faces/%s/photos" % b["face_id"])["photos"]
+    assert [p["photo_id"] for p in found] == [copy, first] and found[1]["similarity"] == 100.0
+    person, = people(app, alice)["people"]
+    assert person["photo_count"] == 2
