@@ -5,11 +5,9 @@ owner's matrix in memory until one of the owner's faces is added or deleted (a
 per-owner generation number, bumped inside the same transaction as the change).
 """
 import json
-import os
-import sqlite3
 import threading
 
-from chalicelib.errors import BackendUnavailable
+from chalicelib.index.sqlite import Transaction, connect
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS faces (
@@ -51,18 +49,11 @@ class SQLiteFaceStore:
     def _db(self):
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            try:
-                os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA busy_timeout=30000")
-            except sqlite3.Error as e:
-                raise BackendUnavailable("the index file %s cannot be opened: %s" % (self.path, e))
-            self._local.conn = conn
+            conn = self._local.conn = connect(self.path)
         return conn
 
     def _write(self):
-        return _Transaction(self._db())
+        return Transaction(self._db())
 
     def ensure(self):
         self._db().executescript(SCHEMA)
@@ -226,15 +217,3 @@ class SQLiteFaceStore:
             db.execute("DELETE FROM people WHERE owner = ?", (owner,))
             self._bump(db, [owner])
 
-
-class _Transaction:
-    def __init__(self, db):
-        self.db = db
-
-    def __enter__(self):
-        self.db.execute("BEGIN IMMEDIATE")
-        return self.db
-
-    def __exit__(self, exc_type, exc, tb):
-        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
-        return False

@@ -71,6 +71,19 @@ CREATE INDEX IF NOT EXISTS photos_owner_hash ON photos (owner, content_hash);
 """
 
 
+def connect(path):
+    """A connection for one thread: WAL, autocommit (writes use Transaction), 30 s busy timeout."""
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+    except sqlite3.Error as e:
+        raise BackendUnavailable("the index file %s cannot be opened: %s" % (path, e))
+    return conn
+
+
 def _columns(doc):
     location = doc.get("location") or {}
     return (_millis(doc.get("photo_time") or doc.get("uploaded_at")), _millis(doc.get("taken_at")), doc.get("camera_make"),
@@ -113,16 +126,8 @@ class SQLiteIndex:
     def _db(self):
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            try:
-                os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA busy_timeout=30000")
-                conn.create_function("distance_km", 4, distance_km, deterministic=True)
-            except sqlite3.Error as e:
-                raise BackendUnavailable("the index file %s cannot be opened: %s" % (self.path, e))
-            self._local.conn = conn
+            conn = self._local.conn = connect(self.path)
+            conn.create_function("distance_km", 4, distance_km, deterministic=True)
         return conn
 
     def close(self):
@@ -231,7 +236,7 @@ class SQLiteIndex:
         return "ok"
 
     def _write(self):
-        return _Transaction(self._db())
+        return Transaction(self._db())
 
     # -- queries ----------------------------------------------------------
     def search(self, owner, words, size, after=None, filters=None, sort="relevance"):
@@ -340,7 +345,7 @@ def _where(f):
     return where, params
 
 
-class _Transaction:
+class Transaction:
     def __init__(self, db):
         self.db = db
 
