@@ -87,13 +87,14 @@ def _person_ref(services, person_id, cache):
     return cache[person_id]
 
 
-def _photos_by_similarity(services, caller, scored, limit):
-    """[(face, similarity)] -> the photos, best similarity first, each with its best face."""
+def _photos_by_similarity(services, caller, scored, limit, first=None):
+    """[(face, similarity)] -> the photos, best similarity first (photo `first` ahead of its
+    ties, then by photo id), each with its best face."""
     best = {}
     for face, sim in scored:
         if face["photo_id"] not in best or sim > best[face["photo_id"]][1]:
             best[face["photo_id"]] = (face, sim)
-    ranked = sorted(best.values(), key=lambda fs: (-fs[1], fs[0]["photo_id"]))[:limit]
+    ranked = sorted(best.values(), key=lambda fs: (-fs[1], fs[0]["photo_id"] != first, fs[0]["photo_id"]))[:limit]
     if not ranked:
         return []
     ids = [f["photo_id"] for f, _ in ranked]
@@ -131,7 +132,7 @@ def face_photos(services, caller, fid, threshold=None, limit=None):
     size, threshold = page_size(limit), _threshold(threshold)
     face = _own_face(services, caller, fid)
     scored = _matcher_call(lambda: services.matcher.neighbours(face, threshold, max(size * 4, 100)))
-    photos = _photos_by_similarity(services, caller, [(face, 100.0)] + scored, size)
+    photos = _photos_by_similarity(services, caller, [(face, 100.0)] + scored, size, first=face["photo_id"])
     return {"face_id": fid, "threshold": threshold, "photos": photos}
 
 

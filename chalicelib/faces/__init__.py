@@ -22,7 +22,8 @@ both pass tests/contract/test_face_store_contract.py) keeps, per owner:
   `expected`; returns bool); ``update_face(face_id, **fields)`` (rejected, grouped);
   ``embeddings(owner) -> (face_ids, photo_ids, float32 matrix)``;
   ``put_person(p)``, ``get_person(id)``, ``delete_person(id)``, ``people(owner)``;
-  ``person_counts(owner) -> {person_id: (faces, photos)}``;
+  ``person_counts(owner, person_ids=None) -> {person_id: (faces, photos)}`` (people
+  with no face are absent);
   ``get_owner(owner)``, ``put_owner(settings)``; ``delete_owner(owner)`` (every face and
   person of the owner); ``ungrouped(limit)`` (faces grouping has not seen, any owner).
 

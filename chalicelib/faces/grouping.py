@@ -74,7 +74,7 @@ def group_face(store, matcher, face_id):
             close[other["person_id"]].append(sim)
     rejected = set(face.get("rejected") or ())
     taken_in_photo = {f.get("person_id") for f in store.faces_of_photo(face["photo_id"]) if f.get("person_id")}
-    sizes = store.person_counts(face["owner"]) if close else {}
+    sizes = store.person_counts(face["owner"], list(close)) if close else {}
     options = sorted(((len(sims), sum(sims) / len(sims), pid) for pid, sims in close.items()
                       if pid not in rejected and pid not in taken_in_photo and pid in sizes
                       and len(sims) >= required(sizes[pid][0])), reverse=True)

@@ -179,10 +179,11 @@ class OpenSearchFaceStore:
         return [_plain(p) for p in self._search([{"term": {"kind": "person"}}, {"term": {"owner": owner}}],
                                                 sort="person_id")]
 
-    def person_counts(self, owner):
+    def person_counts(self, owner, person_ids=None):
         counts = {}
+        chosen = [{"terms": {"person_id": list(person_ids)}}] if person_ids is not None else []
         for face in self._search([{"term": {"kind": "face"}}, {"term": {"owner": owner}},
-                                  {"exists": {"field": "person_id"}}]):
+                                  {"exists": {"field": "person_id"}}] + chosen):
             faces, photos = counts.setdefault(face["person_id"], (0, set()))
             photos.add(face["photo_id"])
             counts[face["person_id"]] = (faces + 1, photos)

@@ -195,9 +195,12 @@ class SQLiteFaceStore:
         rows = self._db().execute("SELECT doc FROM people WHERE owner = ? ORDER BY person_id", (owner,))
         return [json.loads(r[0]) for r in rows]
 
-    def person_counts(self, owner):
-        rows = self._db().execute("SELECT person_id, COUNT(*), COUNT(DISTINCT photo_id) FROM faces "
-                                  "WHERE owner = ? AND person_id IS NOT NULL GROUP BY person_id", (owner,))
+    def person_counts(self, owner, person_ids=None):
+        sql, params = "SELECT person_id, COUNT(*), COUNT(DISTINCT photo_id) FROM faces WHERE owner = ?", [owner]
+        if person_ids is not None:
+            sql += " AND person_id IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps(list(person_ids)))
+        rows = self._db().execute(sql + " AND person_id IS NOT NULL GROUP BY person_id", params)
         return {r[0]: (r[1], r[2]) for r in rows}
 
     # -- owners -----------------------------------------------------------

@@ -120,7 +120,7 @@ def remove_photo_faces(services, pid):
 def drop_empty_people(services, owner, person_ids):
     if not person_ids:
         return
-    counts = services.faces.person_counts(owner)
+    counts = services.faces.person_counts(owner, list(person_ids))
     for pid in person_ids:
         if pid not in counts:
             services.faces.delete_person(pid)

@@ -127,6 +127,8 @@ def test_people_and_their_counts(store):
     assert [p["person_id"] for p in store.people("alice")] == ["P", "Q"]
     assert store.get_person("Q")["name"] == "Bob" and store.get_person("nope") is None
     assert store.person_counts("alice") == {"P": (2, 2), "Q": (1, 1)}
+    assert store.person_counts("alice", ["Q", "Z"]) == {"Q": (1, 1)}
+    assert store.person_counts("bob", ["P"]) == {}
     store.put_person(dict(store.get_person("P"), name="Alice"))
     assert store.get_person("P")["name"] == "Alice"
     store.delete_person("Q")
