@@ -8,6 +8,7 @@ import base64
 import binascii
 
 from chalicelib import logs, media, settings
+from chalicelib.analysis import ImageRejected
 from chalicelib.errors import BackendUnavailable, BadRequest, NotFound, VersionConflict
 from chalicelib.faces import FaceIndexingOff, NoFace, SamePhotoConflict, is_id, match_boxes
 from chalicelib.faces.grouping import new_person
@@ -60,6 +61,8 @@ def _own_person(services, caller, pid):
 def _matcher_call(fn):
     try:
         return call_with_retries(fn, attempts=2)
+    except ImageRejected as e:
+        raise BadRequest("the image was refused: %s" % e)
     except TransientError as e:
         raise BackendUnavailable("face matching is not answering (%s); try again" % e.code)
 

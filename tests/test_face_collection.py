@@ -35,22 +35,24 @@ def rek_id():
     return str(uuid.uuid4())
 
 
-def detect(stub, *boxes):
+def labels(stub):
     stub.stubber.add_response("detect_labels", response(PERSON), {"Image": ANY, "MinConfidence": ANY,
                                                                    "MaxLabels": ANY})
-    stub.stubber.add_response("detect_faces", {"FaceDetails": [
-        {"BoundingBox": b, "Confidence": 99.9, "AgeRange": {"Low": 30, "High": 40},
-         "Gender": {"Value": "Female", "Confidence": 99.0}} for b in boxes]}, {"Image": ANY, "Attributes": ["ALL"]})
 
 
-def indexed(stub, key, pid, *faces):
-    """IndexFaces for `key` answering with (FaceId, box) records (Rekognition's boxes differ a little)."""
+def indexed(stub, key, pid, *faces, attributes="ALL"):
+    """IndexFaces for `key` answering with (FaceId, box) records.  With every attribute it is
+    the pipeline's face detector (no DetectFaces); with DEFAULT it registers known faces, whose
+    boxes Rekognition reports a little differently."""
+    shift = 0.0 if attributes == "ALL" else 0.01
     stub.stubber.add_response("index_faces", {"FaceRecords": [
-        {"Face": {"FaceId": fid, "BoundingBox": dict(box, Left=box["Left"] + 0.01), "ImageId": str(uuid.uuid4()),
-                  "ExternalImageId": pid, "Confidence": 99.9}, "FaceDetail": {"BoundingBox": box}}
+        {"Face": {"FaceId": fid, "BoundingBox": dict(box, Left=box["Left"] + shift), "ImageId": str(uuid.uuid4()),
+                  "ExternalImageId": pid, "Confidence": 99.9},
+         "FaceDetail": {"BoundingBox": box, "Confidence": 99.9, "AgeRange": {"Low": 30, "High": 40},
+                        "Gender": {"Value": "Female", "Confidence": 99.0}}}
         for fid, box in faces], "FaceModelVersion": "7.0", "UnindexedFaces": []},
         {"CollectionId": COLLECTION, "Image": {"S3Object": {"Bucket": BUCKET, "Name": key}}, "ExternalImageId": pid,
-         "DetectionAttributes": ["DEFAULT"], "MaxFaces": 100, "QualityFilter": "NONE"})
+         "DetectionAttributes": [attributes], "MaxFaces": 100, "QualityFilter": "NONE"})
 
 
 def searched(stub, face, matches, threshold=82.0):
@@ -69,7 +71,7 @@ def upload(client, s3, stub, user, name, faces, matches=()):
     key = "usercontent/%s/%s" % (user.sub, name)
     pid = photo_id(BUCKET, key)
     etag = put(s3, key, body())
-    detect(stub, *[box for _, box in faces])
+    labels(stub)
     indexed(stub, key, pid, *faces)
     for fid, _ in faces:
         searched(stub, fid, matches if fid == faces[0][0] else ())
@@ -82,7 +84,7 @@ def test_faces_go_into_a_collection_created_on_first_use(client, services, s3, r
     key = "usercontent/%s/one.jpg" % alice.sub
     pid, r1 = photo_id(BUCKET, key), rek_id()
     etag = put(s3, key, body())
-    detect(rekognition, LEFT)
+    labels(rekognition)           # then IndexFaces finds and registers the faces: no DetectFaces
     error(rekognition, "index_faces", "ResourceNotFoundException", "The collection id: %s does not exist" % COLLECTION)
     rekognition.stubber.add_response("create_collection", {"StatusCode": 200, "FaceModelVersion": "7.0",
                                                            "CollectionArn": "arn:aws:rekognition:x"},
@@ -192,27 +194,55 @@ def test_a_missing_collection_on_delete_still_removes_the_photo(client, services
     assert services.faces.faces_of_photo(p1) == []
 
 
-def test_throttled_indexing_is_retried_then_left_for_the_reconciler(client, services, s3, rekognition, users,
-                                                                   monkeypatch):
-    from chalicelib.pipeline.indexing import index_object, needs_retry
+def test_throttled_face_indexing_is_retried_then_fails_the_analysis_for_lambda_to_retry(
+        client, services, s3, rekognition, users, monkeypatch):
+    from chalicelib.retry import TransientError
     monkeypatch.setenv("RETRY_ATTEMPTS", "2")
     alice = users["alice"]
     key = "usercontent/%s/busy.jpg" % alice.sub
     pid, r1 = photo_id(BUCKET, key), rek_id()
     etag = put(s3, key, body())
-    detect(rekognition, LEFT)
+    labels(rekognition)
     error(rekognition, "index_faces", "ThrottlingException")
     error(rekognition, "index_faces", "ProvisionedThroughputExceededException")
-    assert index_event(client, created(key, etag)) == ["indexed"]
+    with pytest.raises(TransientError):
+        index_event(client, created(key, etag))
     doc = services.index.get(pid)[0]
-    assert doc["faces_indexed"] is False and needs_retry(doc) and services.faces.faces_of_photo(pid) == []
-    detect(rekognition, LEFT)                    # the reconciler's pass: analysed again, registered
+    assert doc["status"] == "failed" and doc["retryable"] and services.faces.faces_of_photo(pid) == []
+    labels(rekognition)                        # Lambda's retry: throttled once more, then through
     error(rekognition, "index_faces", "ThrottlingException")
     indexed(rekognition, key, pid, (r1, LEFT))
     searched(rekognition, r1, [])
-    index_object(services, BUCKET, key, source="reconcile")
+    assert index_event(client, created(key, etag)) == ["indexed"]
     assert services.index.get(pid)[0]["faces_indexed"] is True
     assert services.faces.faces_of_photo(pid)[0]["matcher_id"] == r1
+
+
+def test_a_copy_whose_faces_cannot_be_registered_is_left_for_the_reconciler(client, services, s3, rekognition,
+                                                                          users, monkeypatch):
+    """Identical bytes reuse the analysis, but the copy's faces need their own IndexFaces."""
+    from chalicelib.pipeline.indexing import index_object, needs_retry
+    monkeypatch.setenv("RETRY_ATTEMPTS", "2")
+    alice = users["alice"]
+    same = body()
+    first, copy = "usercontent/%s/a.jpg" % alice.sub, "usercontent/%s/b.jpg" % alice.sub
+    r1, r2 = rek_id(), rek_id()
+    etag = put(s3, first, same)
+    labels(rekognition)
+    indexed(rekognition, first, photo_id(BUCKET, first), (r1, LEFT))
+    searched(rekognition, r1, [])
+    assert index_event(client, created(first, etag)) == ["indexed"]
+    etag = put(s3, copy, same)
+    error(rekognition, "index_faces", "ThrottlingException")
+    error(rekognition, "index_faces", "ThrottlingException")
+    assert index_event(client, created(copy, etag)) == ["indexed"]
+    doc = services.index.get(photo_id(BUCKET, copy))[0]
+    assert doc["reused_from"] == photo_id(BUCKET, first) and doc["faces_indexed"] is False and needs_retry(doc)
+    indexed(rekognition, copy, photo_id(BUCKET, copy), (r2, LEFT), attributes="DEFAULT")  # the reconciler
+    searched(rekognition, r2, [(r1, 100.0)])
+    index_object(services, BUCKET, copy, source="reconcile")
+    assert services.index.get(photo_id(BUCKET, copy))[0]["faces_indexed"] is True
+    assert services.faces.faces_of_photo(photo_id(BUCKET, copy))[0]["matcher_id"] == r2
 
 
 def test_opting_out_deletes_every_collection_entry_of_the_caller(client, services, s3, rekognition, users):
@@ -237,7 +267,7 @@ def test_two_users_who_upload_the_same_photo_each_get_their_own_faces(client, se
         key = "usercontent/%s/same.jpg" % user.sub
         ids[user.name] = photo_id(BUCKET, key)
         etag = put(s3, key, same)
-        detect(rekognition, LEFT)                   # analysed for each owner: nothing is shared across owners
+        labels(rekognition)                         # analysed for each owner: nothing is shared across owners
         indexed(rekognition, key, ids[user.name], (fid, LEFT))
         searched(rekognition, fid, matches)
         assert index_event(client, created(key, etag)) == ["indexed"]
@@ -248,3 +278,16 @@ def test_two_users_who_upload_the_same_photo_each_get_their_own_faces(client, se
     assert [p["photo_id"] for p in r.json_body["photos"]] == [ids["bob"]]
     r = client.http.get("/faces/%s/photos" % bob_face["face_id"], headers=auth(alice))
     assert r.status_code == 404
+
+
+def test_with_face_indexing_off_faces_are_only_detected(client, services, s3, rekognition, users, monkeypatch):
+    monkeypatch.setenv("FACE_INDEXING", "off")
+    alice = users["alice"]
+    key = "usercontent/%s/off.jpg" % alice.sub
+    etag = put(s3, key, body())
+    labels(rekognition)
+    rekognition.stubber.add_response("detect_faces", {"FaceDetails": [{"BoundingBox": LEFT, "Confidence": 99.0}]},
+                                     {"Image": ANY, "Attributes": ["ALL"]})
+    assert index_event(client, created(key, etag)) == ["indexed"]       # no IndexFaces, no SearchFaces
+    doc = services.index.get(photo_id(BUCKET, key))[0]
+    assert doc["face_count"] == 1 and doc["faces_indexed"] is None and services.faces.faces(alice.sub) == []

@@ -32,6 +32,9 @@ FaceMatcher (``faces.local.EmbeddingMatcher`` on dlib embeddings,
 
 - ``index(photo_doc, image, faces) -> [matcher_id or None]``: register the photo's faces
   (IndexFaces with the photo id as ExternalImageId; the local engine keeps embeddings);
+- ``detect_and_index(photo_id, image) -> (FaceDetails, matcher_ids)``, only where
+  ``detects_while_indexing`` (Rekognition: IndexFaces with every attribute is the face
+  detector too, so a photo's faces cost one call, not DetectFaces and IndexFaces);
 - ``remove(matcher_ids)``: DeleteFaces (nothing to do locally);
 - ``neighbours(face, threshold, limit) -> [(face_record, similarity)]``: the SAME
   owner's faces at least `threshold` similar, most similar first (SearchFaces);

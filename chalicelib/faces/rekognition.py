@@ -7,6 +7,8 @@ the face record as ``matcher_id``).  A missing collection is created on first us
 """
 import botocore.exceptions
 
+from chalicelib.analysis import ImageRejected
+from chalicelib.analysis.rekognition import REJECTED
 from chalicelib.faces import NoFace, match_boxes
 from chalicelib.retry import TransientError
 
@@ -55,9 +57,8 @@ class CollectionMatcher:
                 raise CollectionMissing(message)
             if code == "InvalidParameterException" and "no faces" in message.lower():
                 raise NoFace()
-            if code in ("InvalidParameterException", "InvalidImageFormatException", "ImageTooLargeException"):
-                from chalicelib.errors import BadRequest
-                raise BadRequest("Rekognition refused the image: %s" % (message or code))
+            if code in REJECTED:
+                raise ImageRejected(REJECTED[code], message)
             raise TransientError(code, message)
         except botocore.exceptions.BotoCoreError as e:
             raise TransientError(type(e).__name__, str(e))
@@ -69,6 +70,15 @@ class CollectionMatcher:
         except CollectionMissing:
             self.ensure_collection()
             return self._call(fn, CollectionId=self.collection, **kwargs)
+
+    detects_while_indexing = True
+
+    def detect_and_index(self, photo_id, image):
+        """IndexFaces as the face detector: (FaceDetails with every attribute, FaceIds)."""
+        response = self._in_collection(self.client.index_faces, Image=_image(image), ExternalImageId=photo_id,
+                                       DetectionAttributes=["ALL"], MaxFaces=100, QualityFilter="NONE")
+        records = response.get("FaceRecords", [])
+        return [r["FaceDetail"] for r in records], [r["Face"]["FaceId"] for r in records]
 
     def index(self, doc, image, faces):
         if not faces:

@@ -16,8 +16,9 @@ Interface (every implementation passes tests/contract/test_index_contract.py):
 - ``list(owner, size, after=None, filters=None, sort="newest") -> Page``: the
   owner's photos that match the filters, newest (or oldest) first; a photo's
   time is when it was taken, else when it was uploaded.
-- ``find_by_hash(owner, content_hash) -> doc | None``: an `indexed` photo of
-  this owner with these exact bytes (to reuse its analysis).
+- ``find_by_hash(owner, content_hash, exclude=None) -> doc | None``: an `indexed`
+  photo of this owner with these exact bytes, other than photo `exclude` (to reuse
+  its analysis).
 - ``scan(bucket, after_key="", size=100) -> [(doc, version)]``: documents of
   one bucket in ascending key order (UTF-8 bytes), for the reconciler.
 - ``bulk(actions) -> [outcome]``: actions ``("put", doc, version)`` or

@@ -238,9 +238,10 @@ class OpenSearchIndex:
         kind = "list:" + sort
         return self._page(kind, list_body(owner, size, decode_cursor(kind, after), filters, sort), size)
 
-    def find_by_hash(self, owner, content_hash):
+    def find_by_hash(self, owner, content_hash, exclude=None):
         body = {"size": 1, "track_total_hits": False, "query": {"bool": {"filter": [
-            {"term": {"owner": owner}}, {"term": {"content_hash": content_hash}}, {"term": {"status": "indexed"}}]}},
+            {"term": {"owner": owner}}, {"term": {"content_hash": content_hash}}, {"term": {"status": "indexed"}}],
+            "must_not": [{"term": {"photo_id": exclude}}] if exclude else []}},
             "sort": [{"photo_id": {"order": "asc"}}]}
         with _translated():
             hits = self.client.search(index=self.name, body=body)["hits"]["hits"]

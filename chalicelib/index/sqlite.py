@@ -286,9 +286,10 @@ class SQLiteIndex:
         position = 1 if sort == "relevance" else 2
         return self._page(kind, rows, size, lambda r: [r[position], r[0]], scored=sort == "relevance")
 
-    def find_by_hash(self, owner, content_hash):
+    def find_by_hash(self, owner, content_hash, exclude=None):
         row = self._db().execute("SELECT doc FROM photos WHERE owner = ? AND content_hash = ? AND status = 'indexed' "
-                                 "ORDER BY photo_id LIMIT 1", (owner, content_hash)).fetchone()
+                                 "AND photo_id != ? ORDER BY photo_id LIMIT 1",
+                                 (owner, content_hash, exclude or "")).fetchone()
         return json.loads(row[0]) if row else None
 
     def scan(self, bucket, after_key="", size=100):

@@ -23,11 +23,17 @@ def indexing_for(services, owner):
     return enabled(services) and not services.faces.get_owner(owner).get("opted_out")
 
 
-def register(services, doc, image, deadline=None, vectors_from=None):
+def detects_while_indexing(services, owner):
+    """The matcher finds the faces itself as it registers them (a Rekognition collection)."""
+    return getattr(services.matcher, "detects_while_indexing", False) and indexing_for(services, owner)
+
+
+def register(services, doc, image, deadline=None, vectors_from=None, matcher_ids=None):
     """Register `doc`'s faces (before `doc` is written); returns the new face records.
 
     `image` is what the matcher reads (``{"bucket", "key"}`` or ``{"bytes"}``);
-    `vectors_from`: a photo id whose stored embeddings to reuse (identical bytes)."""
+    `vectors_from`: a photo id whose stored embeddings to reuse (identical bytes);
+    `matcher_ids`: the faces are already in the matcher (detect_and_index), with these ids."""
     faces = doc.get("faces") or []
     vectors = [f.pop("embedding", None) for f in faces]
     pid = doc["photo_id"]
@@ -42,8 +48,16 @@ def register(services, doc, image, deadline=None, vectors_from=None):
         vectors = [stored.get(n) for n in range(1, len(faces) + 1)]
     ids = [face_id(pid, doc.get("etag"), n) for n in range(1, len(faces) + 1)]
     old = {f["face_id"]: f for f in services.faces.faces_of_photo(pid)}
-    if set(old) == set(ids) and (services.matcher.engine == "local" or all(f.get("matcher_id") for f in old.values())):
-        matcher_ids = [old[i].get("matcher_id") for i in ids]      # the same faces: keep corrections
+    same = set(old) == set(ids)        # the same faces again: keep their people and corrections
+    if matcher_ids is not None:
+        replaced = [f.get("matcher_id") for f in old.values() if f.get("matcher_id") not in matcher_ids]
+        if not same:
+            remove_photo_faces(services, pid)
+            old = {}
+        elif any(replaced):
+            services.matcher.remove(replaced)   # registered again under new ids
+    elif same and (services.matcher.engine == "local" or all(f.get("matcher_id") for f in old.values())):
+        matcher_ids = [old[i].get("matcher_id") for i in ids]
     else:
         if old:
             remove_photo_faces(services, pid)

@@ -153,8 +153,8 @@ def analyse(services, owner, bucket, key, info, sequencer, previous=None, deadli
         return doc(STATUS_FAILED, reason="InvalidImageFormat: the image cannot be decoded (%s)" % e,
                    content_type=content_type, metadata=metadata), None
     content_hash = hashlib.sha256(data).hexdigest()
-    same = services.index.find_by_hash(owner, content_hash)
-    if same is not None and same.get("photo_id") != pid and same.get("engine") == getattr(
+    same = services.index.find_by_hash(owner, content_hash, exclude=pid)
+    if same is not None and same.get("engine") == getattr(
             services.analyzer, "engine", None):
         # Identical bytes this owner already had analysed: reuse that analysis (not paid twice).
         faces = same.get("faces") or []
@@ -170,9 +170,18 @@ def analyse(services, owner, bucket, key, info, sequencer, previous=None, deadli
     features = settings.features()
     min_conf = settings.get_float("MIN_CONFIDENCE", minimum=0, maximum=100)
     max_labels = settings.get_int("MAX_LABELS", minimum=1, maximum=1000)
+    image = _image(bucket, key, converted)
+    # With a Rekognition collection, IndexFaces finds the faces (with every attribute) and
+    # registers them in one call: DetectFaces would be a second bill for the same faces.
+    combined = "faces" in features and face_steps.detects_while_indexing(services, owner)
+    matcher_ids = None
     try:
-        result = call_with_retries(lambda: services.analyzer.analyze(source, features, min_conf, max_labels),
-                                   deadline=deadline)
+        result = call_with_retries(lambda: services.analyzer.analyze(
+            source, tuple(f for f in features if not (combined and f == "faces")), min_conf, max_labels),
+            deadline=deadline)
+        if combined:
+            result["FaceDetails"], matcher_ids = call_with_retries(
+                lambda: services.matcher.detect_and_index(pid, image), deadline=deadline)
     except ImageRejected as e:
         return _hashed(doc(STATUS_FAILED, reason="%s: %s" % (e.code, e.reason) if e.reason != e.code else e.code,
                            content_type=content_type, metadata=metadata), content_hash), None
@@ -187,7 +196,7 @@ def analyse(services, owner, bucket, key, info, sequencer, previous=None, deadli
                       faces=faces,
                       moderation=normalize_moderation(result["ModerationLabels"]) if "ModerationLabels" in result
                       else None, metadata=metadata), content_hash)
-    face_steps.register(services, new, _image(bucket, key, converted), deadline)
+    face_steps.register(services, new, image, deadline, matcher_ids=matcher_ids)
     return new, None
 
 

@@ -444,3 +444,8 @@ def test_find_by_hash_returns_only_the_owners_indexed_photo(index):
     assert index.find_by_hash("bob", "h" * 64)["photo_id"] == bobs["photo_id"]
     assert index.find_by_hash("alice", "f" * 64) is None
     assert index.find_by_hash("carol", "h" * 64) is None
+    assert index.find_by_hash("alice", "h" * 64, exclude=a["photo_id"]) is None       # not the photo itself
+    twin = dict(doc(4), content_hash="h" * 64)
+    put_all(index, twin)
+    assert index.find_by_hash("alice", "h" * 64, exclude=min(a["photo_id"], twin["photo_id"]))["photo_id"] == \
+        max(a["photo_id"], twin["photo_id"])
