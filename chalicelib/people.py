@@ -224,11 +224,11 @@ def forget(services, caller):
     new face is registered until the caller opts in again."""
     if services.faces is None:
         raise FaceIndexingOff()
+    services.faces.put_owner({"owner": caller.sub, "opted_out": True})     # first: no new registrations
     records = services.faces.faces(caller.sub)
     people = services.faces.people(caller.sub)
     if services.matcher is not None:
         _matcher_call(lambda: services.matcher.remove([r.get("matcher_id") for r in records]))
-    services.faces.put_owner({"owner": caller.sub, "opted_out": True})
     services.faces.delete_owner(caller.sub)
     cleaned = _strip_documents(services, caller.sub)
     logs.event("faces", "opted-out", photo_id=None, owner=caller.sub, faces=len(records), people=len(people))

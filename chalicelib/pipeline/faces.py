@@ -82,6 +82,13 @@ def register(services, doc, image, deadline=None, vectors_from=None, matcher_ids
         })
         face["face_id"] = fid
     services.faces.put_faces(records)
+    if services.faces.get_owner(doc["owner"]).get("opted_out"):
+        # the owner opted out while this photo was being registered: their choice wins
+        remove_photo_faces(services, pid)
+        for face in faces:
+            face.pop("face_id", None)
+        doc["faces_indexed"] = None
+        return []
     doc["faces_indexed"] = True
     logs.event("faces", "registered", photo_id=pid, faces=len(records))
     return [r for r in records if not r["grouped"]]
