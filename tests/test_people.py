@@ -56,11 +56,11 @@ def collage(*names):
     return out
 
 
-def upload(app, s3, user, name, data=None):
+def upload(app, s3, user, name, data=None, seq="0055AED6DCD90281E5"):
     """Put one photo in the bucket and deliver its creation event; returns its photo id."""
     key = "usercontent/%s/%s" % (user.sub, name.rsplit(".", 1)[0] + ".jpg")
     etag = put(s3, key, data if data is not None else jpeg(photos.load(name)))
-    assert index_event(app, created(key, etag)) == ["indexed"]
+    assert index_event(app, created(key, etag, seq=seq)) == ["indexed"]
     return photo_id(BUCKET, key)
 
 
@@ -376,3 +376,27 @@ def test_a_second_copy_of_a_photo_reuses_its_analysis_and_its_face_vectors(app, 
     assert [p["photo_id"] for p in found] == [copy, first] and found[1]["similarity"] == 100.0
     person, = people(app, alice)["people"]
     assert person["photo_count"] == 2
+
+
+def test_new_bytes_replace_a_photos_faces_and_a_losing_writer_leaves_the_winners(app, s3, users, people_services):
+    import copy
+    from chalicelib.pipeline import faces as face_steps
+    alice = users["alice"]
+    store = people_services.faces
+    pid = upload(app, s3, alice, "portrait.jpg", jpeg(photos.load("obama.jpg")))
+    first, = store.faces_of_photo(pid)
+    upload(app, s3, alice, "portrait.jpg", jpeg(photos.load("biden.jpg")), seq="0055AED6DCD90281F0")  # new bytes
+    second, = store.faces_of_photo(pid)
+    assert second["face_id"] != first["face_id"] and store.get_face(first["face_id"]) is None
+    winner = people_services.index.get(pid)[0]
+    loser = copy.deepcopy(winner)                      # another writer's version of the photo...
+    loser["etag"] = "another-version"
+    for face in loser["faces"]:
+        face["embedding"] = [0.0] * 128
+    face_steps.register(people_services, loser, None)
+    assert len(store.faces_of_photo(pid)) == 2
+    face_steps.forget_stale(people_services, winner)    # ...loses the conditional write
+    assert [f["face_id"] for f in store.faces_of_photo(pid)] == [second["face_id"]]
+    pending = dict(winner, status="pending", faces=[])
+    face_steps.forget_stale(people_services, pending)   # a document waiting for its retry keeps them
+    assert [f["face_id"] for f in store.faces_of_photo(pid)] == [second["face_id"]]

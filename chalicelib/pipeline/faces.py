@@ -38,9 +38,7 @@ def register(services, doc, image, deadline=None, vectors_from=None, matcher_ids
     vectors = [f.pop("embedding", None) for f in faces]
     pid = doc["photo_id"]
     if not faces or not indexing_for(services, doc["owner"]):
-        doc["faces_indexed"] = None
-        if services.faces is not None:
-            remove_photo_faces(services, pid)
+        doc["faces_indexed"] = None      # earlier faces of the photo go once the document is written
         return []
     if vectors_from and not any(vectors):
         stored = {f["n"]: f.get("embedding") for f in services.faces.faces_of_photo(vectors_from,
@@ -49,19 +47,16 @@ def register(services, doc, image, deadline=None, vectors_from=None, matcher_ids
     ids = [face_id(pid, doc.get("etag"), n) for n in range(1, len(faces) + 1)]
     old = {f["face_id"]: f for f in services.faces.faces_of_photo(pid)}
     same = set(old) == set(ids)        # the same faces again: keep their people and corrections
+    # Faces of another version of the photo stay until its new document is written (then
+    # forget_stale removes what that document does not list): a lost write race leaves the
+    # winner's faces intact.
     if matcher_ids is not None:
         replaced = [f.get("matcher_id") for f in old.values() if f.get("matcher_id") not in matcher_ids]
-        if not same:
-            remove_photo_faces(services, pid)
-            old = {}
-        elif any(replaced):
-            services.matcher.remove(replaced)   # registered again under new ids
+        if same and any(replaced):
+            services.matcher.remove(replaced)   # the same faces, registered again under new ids
     elif same and (services.matcher.engine == "local" or all(f.get("matcher_id") for f in old.values())):
         matcher_ids = [old[i].get("matcher_id") for i in ids]
     else:
-        if old:
-            remove_photo_faces(services, pid)
-            old = {}
         try:
             matcher_ids = call_with_retries(lambda: services.matcher.index(doc, image, faces), deadline=deadline)
         except TransientError as e:
@@ -148,12 +143,17 @@ def drop_empty_people(services, owner, person_ids):
 
 
 def forget_stale(services, doc):
-    """After losing a write race: drop face records the winning document does not have."""
+    """After a photo's document is written (or another one won the race): drop the photo's
+    face records that document does not list.  A document still waiting for a retry keeps
+    them (the retry registers the same faces again, with their corrections)."""
     if services.faces is None or doc is None:
+        return
+    if doc.get("status") == "pending" or (doc.get("status") == "failed" and doc.get("retryable")):
         return
     keep = {f.get("face_id") for f in doc.get("faces") or ()}
     stale = [r for r in services.faces.faces_of_photo(doc["photo_id"]) if r["face_id"] not in keep]
     if stale:
         if services.matcher is not None:
-            services.matcher.remove([r.get("matcher_id") for r in stale])
+            call_with_retries(lambda: services.matcher.remove([r.get("matcher_id") for r in stale]))
         services.faces.delete_faces([r["face_id"] for r in stale])
+        drop_empty_people(services, doc["owner"], {r.get("person_id") for r in stale} - {None})

@@ -97,9 +97,8 @@ def index_object(services, bucket, key, etag=None, sequencer=None, deadline=None
 
     new, error = analyse(services, parsed.owner, bucket, key, info, sequencer, doc, deadline)
     outcome = _write(services, new, version, sequencer, info.etag, analysed=True)
-    if outcome == Outcome.STALE:
-        face_steps.forget_stale(services, services.index.get(pid)[0])
-    elif outcome == STATUS_INDEXED and new.get("faces_indexed"):
+    face_steps.forget_stale(services, services.index.get(pid)[0] if outcome == Outcome.STALE else new)
+    if outcome == STATUS_INDEXED and new.get("faces_indexed"):
         face_steps.group_photo(services, pid)
     fields = dict(photo_id=pid, source=source, ms=timer.ms, status=new["status"])
     if new.get("reason"):

@@ -92,6 +92,9 @@ def reconcile(services, time_left=None, progress=None, restart=False, safety=Non
                 stats["skipped"] += 1
             elif counter:
                 stats[counter] += 1
+            if action[0] == "put":      # the photo's faces follow the document that won
+                face_steps.forget_stale(services, action[1] if outcome == "ok" else index.get(
+                    action[1]["photo_id"])[0])
             done_key = max(done_key, key)
         batch = []
 
