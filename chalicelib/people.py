@@ -158,6 +158,8 @@ def search_faces(services, caller, body):
         own_document(services, caller, body["photo_id"])
         faces = services.faces.faces_of_photo(body["photo_id"])
         n = body.get("face", 1)
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise BadRequest("face must be the face's number in the photo (1, 2, ...)")
         face = next((f for f in faces if f["n"] == n), None)
         if face is None:
             raise NotFound("No such face in this photo (faces are numbered from 1; this photo has %d)" % len(faces))

@@ -161,6 +161,7 @@ def test_search_by_an_image_or_a_stored_face(app, s3, users):
     junk = base64.b64encode(b"GIF89a but not really").decode()
     assert send(app, alice, "post", "/faces/search", {"image": junk}, 400)["error"] == "BadRequest"
     assert send(app, alice, "post", "/faces/search", {"photo_id": ids["biden.jpg"], "face": 2}, 404)
+    assert send(app, alice, "post", "/faces/search", {"photo_id": ids["biden.jpg"], "face": "1"}, 400)
     assert send(app, alice, "post", "/faces/search", {}, 400)["error"] == "BadRequest"
 
 
