@@ -248,9 +248,10 @@ def _strip_documents(services, owner):
                 doc, version = services.index.get(hit["photo_id"])
                 if doc is None:
                     break
-                if not doc.get("faces_indexed") and not any("face_id" in f or "embedding" in f for f in doc["faces"]):
+                private = ("face_id",) + documents.INTERNAL_FACE_FIELDS
+                if not doc.get("faces_indexed") and not any(k in f for f in doc["faces"] for k in private):
                     break
-                doc = dict(doc, faces=[{k: v for k, v in f.items() if k not in ("face_id", "embedding")}
+                doc = dict(doc, faces=[{k: v for k, v in f.items() if k not in private}
                                        for f in doc["faces"]], faces_indexed=None)
                 try:
                     services.index.put(doc, version)

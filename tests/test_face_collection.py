@@ -94,9 +94,11 @@ def test_faces_go_into_a_collection_created_on_first_use(client, services, s3, r
     assert index_event(client, created(key, etag)) == ["indexed"]
     record, = services.faces.faces_of_photo(pid)
     assert record["matcher_id"] == r1 and record["owner"] == alice.sub and record["person_id"] is None
-    assert services.index.get(pid)[0]["faces_indexed"] is True
+    doc = services.index.get(pid)[0]
+    assert doc["faces_indexed"] is True and doc["faces"][0]["rekognition_face_id"] == r1   # kept with the photo
     face, = client.http.get("/photos/%s/faces" % pid, headers=auth(alice)).json_body["faces"]
-    assert face["face_id"] == record["face_id"] and face["gender"] == "Female" and "matcher_id" not in face
+    assert face["face_id"] == record["face_id"] and face["gender"] == "Female"
+    assert "matcher_id" not in face and "rekognition_face_id" not in face
 
 
 def test_creating_a_collection_that_exists_is_fine(services, rekognition):

@@ -8,6 +8,9 @@ STATUS_INDEXED = "indexed"
 STATUS_UNSUPPORTED = "unsupported"
 STATUS_FAILED = "failed"
 STATUSES = (STATUS_PENDING, STATUS_INDEXED, STATUS_UNSUPPORTED, STATUS_FAILED)
+# kept with a photo's faces, never shown: the local engine's embedding (documents from before
+# the face store) and the Rekognition FaceId of the face in the collection
+INTERNAL_FACE_FIELDS = ("embedding", "rekognition_face_id")
 
 
 def now_iso():
@@ -112,7 +115,7 @@ def public(doc, url=None, sign=None):
     if doc.get("moderation") is not None:
         out["moderation"] = doc["moderation"]
     if doc.get("faces"):
-        out["faces"] = [{k: v for k, v in face.items() if k != "embedding"} for face in doc["faces"]]
+        out["faces"] = [{k: v for k, v in face.items() if k not in INTERNAL_FACE_FIELDS} for face in doc["faces"]]
     if doc.get("reason"):
         out["reason"] = doc["reason"]
     if url:

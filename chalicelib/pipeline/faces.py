@@ -76,12 +76,15 @@ def register(services, doc, image, deadline=None, vectors_from=None, matcher_ids
             "created_at": prev.get("created_at") or now_iso(), "embedding": vector,
         })
         face["face_id"] = fid
+        if mid:
+            face["rekognition_face_id"] = mid
     services.faces.put_faces(records)
     if services.faces.get_owner(doc["owner"]).get("opted_out"):
         # the owner opted out while this photo was being registered: their choice wins
         remove_photo_faces(services, pid)
         for face in faces:
             face.pop("face_id", None)
+            face.pop("rekognition_face_id", None)
         doc["faces_indexed"] = None
         return []
     doc["faces_indexed"] = True
