@@ -10,7 +10,7 @@ import binascii
 from chalicelib import logs, media, settings
 from chalicelib.analysis import ImageRejected
 from chalicelib.errors import BackendUnavailable, BadRequest, NotFound, VersionConflict
-from chalicelib.faces import FaceIndexingOff, NoFace, SamePhotoConflict, is_id, match_boxes
+from chalicelib.faces import FaceIndexingOff, SamePhotoConflict, is_id, match_boxes
 from chalicelib.faces.grouping import new_person
 from chalicelib.index import documents
 from chalicelib.index.terms import query_words

@@ -52,13 +52,21 @@ class RekognitionAnalyzer:
         return result
 
     def _call(self, fn, **kwargs):
-        try:
-            return fn(**kwargs)
-        except botocore.exceptions.ClientError as e:
-            err = e.response.get("Error", {})
-            code, message = err.get("Code", "Unknown"), err.get("Message", "")
-            if code in REJECTED:
-                raise ImageRejected(REJECTED[code], message)
-            raise TransientError(code, message)
-        except botocore.exceptions.BotoCoreError as e:
-            raise TransientError(type(e).__name__, str(e))
+        return call(fn, **kwargs)
+
+
+def call(fn, special=None, **kwargs):
+    """One Rekognition call: the image's fault becomes ImageRejected, anything else
+    TransientError.  `special(code, message)` may first raise an error of its own."""
+    try:
+        return fn(**kwargs)
+    except botocore.exceptions.ClientError as e:
+        err = e.response.get("Error", {})
+        code, message = err.get("Code", "Unknown"), err.get("Message", "")
+        if special is not None:
+            special(code, message)
+        if code in REJECTED:
+            raise ImageRejected(REJECTED[code], message)
+        raise TransientError(code, message)
+    except botocore.exceptions.BotoCoreError as e:
+        raise TransientError(type(e).__name__, str(e))

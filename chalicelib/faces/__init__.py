@@ -82,8 +82,11 @@ def is_id(value):
     return isinstance(value, str) and len(value) == 32 and all(c in "0123456789abcdef" for c in value)
 
 
+PER_DISTANCE = 100.0 / 3.0     # similarity lost per unit of Euclidean distance
+
+
 def similarity(distance):
-    return max(0.0, min(100.0, 100.0 - 100.0 * float(distance) / 3.0))
+    return max(0.0, min(100.0, 100.0 - PER_DISTANCE * float(distance)))
 
 
 def box_iou(a, b):

@@ -4,7 +4,7 @@ A query costs one matrix-vector distance over the owner's faces: the face store 
 each owner's embedding matrix in memory until the owner's faces change.
 """
 from chalicelib import settings
-from chalicelib.faces import NoFace, similarity
+from chalicelib.faces import PER_DISTANCE, NoFace
 
 
 def _vectors(image):
@@ -25,7 +25,7 @@ def _similarities(matrix, vector):
     if not len(matrix):
         return np.zeros(0, dtype=np.float32)
     distances = np.linalg.norm(matrix - np.asarray(vector, dtype=np.float32), axis=1)
-    return np.clip(100.0 - distances * (100.0 / 3.0), 0.0, 100.0)
+    return np.clip(100.0 - distances * PER_DISTANCE, 0.0, 100.0)     # chalicelib.faces.similarity
 
 
 class EmbeddingMatcher:

@@ -5,16 +5,10 @@ store says it belongs to the caller (ExternalImageId is the photo id, FaceId is 
 the face record as ``matcher_id``).  A missing collection is created on first use
 (idempotently) and the call repeated.
 """
-import botocore.exceptions
-
-from chalicelib.analysis import ImageRejected
-from chalicelib.analysis.rekognition import REJECTED
+from chalicelib.analysis.rekognition import call
 from chalicelib.faces import NoFace, match_boxes
-from chalicelib.retry import TransientError
 
 MAX_FACES = 4096          # SearchFaces' and DeleteFaces' limit per call
-THROTTLED = {"ThrottlingException", "ProvisionedThroughputExceededException", "InternalServerError",
-             "ServiceUnavailableException", "LimitExceededException"}
 
 
 class CollectionMissing(Exception):
@@ -46,22 +40,7 @@ class CollectionMatcher:
             pass
 
     def _call(self, fn, **kwargs):
-        try:
-            return fn(**kwargs)
-        except botocore.exceptions.ClientError as e:
-            err = e.response.get("Error", {})
-            code, message = err.get("Code", "Unknown"), err.get("Message", "")
-            if code == "ResourceAlreadyExistsException":
-                raise _AlreadyExists()
-            if code == "ResourceNotFoundException":
-                raise CollectionMissing(message)
-            if code == "InvalidParameterException" and "no faces" in message.lower():
-                raise NoFace()
-            if code in REJECTED:
-                raise ImageRejected(REJECTED[code], message)
-            raise TransientError(code, message)
-        except botocore.exceptions.BotoCoreError as e:
-            raise TransientError(type(e).__name__, str(e))
+        return call(fn, special=_collection_errors, **kwargs)
 
     def _in_collection(self, fn, **kwargs):
         """Call; if the collection does not exist yet, create it and call once more."""
@@ -144,3 +123,12 @@ class CollectionMatcher:
 
 class _AlreadyExists(Exception):
     pass
+
+
+def _collection_errors(code, message):
+    if code == "ResourceAlreadyExistsException":
+        raise _AlreadyExists()
+    if code == "ResourceNotFoundException":
+        raise CollectionMissing(message)
+    if code == "InvalidParameterException" and "no faces" in message.lower():
+        raise NoFace()
