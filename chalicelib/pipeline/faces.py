@@ -52,8 +52,11 @@ def register(services, doc, image, deadline=None, vectors_from=None, matcher_ids
     # winner's faces intact.
     if matcher_ids is not None:
         replaced = [f.get("matcher_id") for f in old.values() if f.get("matcher_id") not in matcher_ids]
-        if same and any(replaced):
-            services.matcher.remove(replaced)   # the same faces, registered again under new ids
+        if same and any(replaced):              # the same faces, registered again under new ids
+            try:
+                call_with_retries(lambda: services.matcher.remove(replaced), deadline=deadline)
+            except TransientError as e:         # left in the collection, matched by no record
+                logs.event("faces", "orphaned", photo_id=pid, error=str(e), faces=len(replaced))
     elif same and (services.matcher.engine == "local" or all(f.get("matcher_id") for f in old.values())):
         matcher_ids = [old[i].get("matcher_id") for i in ids]
     else:
