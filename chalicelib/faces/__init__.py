@@ -38,8 +38,9 @@ FaceMatcher (``faces.local.EmbeddingMatcher`` on dlib embeddings,
 - ``remove(matcher_ids)``: DeleteFaces (nothing to do locally);
 - ``neighbours(face, threshold, limit) -> [(face_record, similarity)]``: the SAME
   owner's faces at least `threshold` similar, most similar first (SearchFaces);
-- ``search_image(owner, image, threshold, limit)``: the same for the largest face of an
-  image (SearchFacesByImage); NoFace when the image shows none;
+- ``search_image(owner, image, threshold, limit) -> (searched box, [(face_record,
+  similarity)])``: the same for the largest face of an image (SearchFacesByImage); NoFace
+  when the image shows none;
 - ``compare(source, target, threshold) -> {"source_face": box, "matches": [(box,
   similarity)], "unmatched": [box]}`` (CompareFaces).
 
