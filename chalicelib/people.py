@@ -283,21 +283,27 @@ def _person_out(person, counts, cover, sign):
     return out
 
 
+def _cover_rank(face):
+    """The best face to show a person by: one with a crop, the surest, the largest."""
+    return (face.get("crop_key") is not None, face.get("confidence") or 0,
+            face["box"].get("width", 0) * face["box"].get("height", 0))
+
+
 def list_people(services, caller):
     _ready(services, caller)
-    counts = services.faces.person_counts(caller.sub)
-    covers, unassigned = {}, 0
-    for face in services.faces.faces(caller.sub):
+    faces_of, photos_of, covers, unassigned = {}, {}, {}, 0
+    for face in services.faces.faces(caller.sub):      # one read gives counts and covers
         pid = face.get("person_id")
         if not pid:
             unassigned += 1
             continue
-        rank = (face.get("crop_key") is not None, face.get("confidence") or 0,
-                face["box"].get("width", 0) * face["box"].get("height", 0))
-        if pid not in covers or rank > covers[pid][0]:
-            covers[pid] = (rank, face)
+        faces_of[pid] = faces_of.get(pid, 0) + 1
+        photos_of.setdefault(pid, set()).add(face["photo_id"])
+        if pid not in covers or _cover_rank(face) > _cover_rank(covers[pid]):
+            covers[pid] = face
+    counts = {pid: (n, len(photos_of[pid])) for pid, n in faces_of.items()}
     sign = signer(services)
-    people = [_person_out(p, counts, covers.get(p["person_id"], (None, None))[1], sign)
+    people = [_person_out(p, counts, covers.get(p["person_id"]), sign)
               for p in services.faces.people(caller.sub) if p["person_id"] in counts]
     people.sort(key=lambda p: (-p["photo_count"], p["name"] is None, (p["name"] or "").casefold(), p["person_id"]))
     return {"people": people, "unassigned_faces": unassigned}
@@ -308,7 +314,7 @@ def get_person(services, caller, person_id):
     person = _own_person(services, caller, person_id)
     faces = services.faces.faces(caller.sub, person_id=person_id)
     counts = {person_id: (len(faces), len({f["photo_id"] for f in faces}))}
-    cover = max(faces, key=lambda f: (f.get("crop_key") is not None, f.get("confidence") or 0), default=None)
+    cover = max(faces, key=_cover_rank, default=None)
     sign = signer(services)
     out = _person_out(person, counts, cover, sign)
     out["faces"] = [{"face_id": f["face_id"], "photo_id": f["photo_id"], "box": f["box"],

@@ -37,7 +37,8 @@ def register(services, doc, image, deadline=None, vectors_from=None, matcher_ids
     faces = doc.get("faces") or []
     vectors = [f.pop("embedding", None) for f in faces]
     pid = doc["photo_id"]
-    if not faces or not indexing_for(services, doc["owner"]):
+    # matcher_ids come from detect_and_index, which only runs when indexing is on for the owner
+    if not faces or (matcher_ids is None and not indexing_for(services, doc["owner"])):
         doc["faces_indexed"] = None      # earlier faces of the photo go once the document is written
         return []
     if vectors_from and not any(vectors):
