@@ -8,8 +8,9 @@ import time
 
 from chalice import BadRequestError, Chalice, CognitoUserPoolAuthorizer, Response
 
-from chalicelib import auth, components, logs, people, photos, settings
-from chalicelib.errors import PhotoSearchError
+from chalicelib import auth, baseurl, components, logs, people, photos, settings
+from chalicelib.errors import BadRequest, PhotoSearchError
+from chalicelib.jobs import worker
 from chalicelib.pipeline import events, reconcile as reconciliation
 
 app = Chalice(app_name="photo-search")
@@ -32,19 +33,24 @@ def api(fn):
     return wrapper
 
 
+RETRY_AFTER_SECONDS = 5    # sent with every 503: when a client may try again
+
+
 def _answer(call, photo_id=None):
     try:
-        return call()
+        with baseurl.using(app.current_request.headers):    # the base of the local stage's signed URLs
+            return call()
     except PhotoSearchError as e:
         if e.status_code >= 500:
             logs.event("request", "error", photo_id=photo_id, error=e.code, message=e.message)
-        return Response({"error": e.code, "message": e.message}, status_code=e.status_code)
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if e.status_code == 503 else {}
+        return Response({"error": e.code, "message": e.message}, status_code=e.status_code, headers=headers)
 
 
 def _json_body():
     try:
         return app.current_request.json_body or {}
-    except BadRequestError:
+    except (BadRequestError, RecursionError):     # not JSON, or nested past the parser's depth
         return None
 
 
@@ -56,6 +62,8 @@ def _query(name):
 @api
 def search_by_header(caller):
     body = _json_body() or {}
+    if not isinstance(body, dict):
+        raise BadRequest('send a JSON object, e.g. {"q": "dog", "limit": 20}, or no body')
     q = app.current_request.headers.get("search-key", body.get("q"))
     filters = body.get("filters") if isinstance(body.get("filters"), dict) else app.current_request.query_params
     return photos.search(components.services(), caller, q, limit=body.get("limit", _query("limit")),
@@ -86,6 +94,12 @@ def delete_photo(caller, photo_id):
 @api
 def create_upload(caller):
     return Response(photos.create_upload(components.services(), caller, _json_body()), status_code=201)
+
+
+@app.route("/status", methods=["GET"], authorizer=authorizer)
+@api
+def library_status(caller):
+    return photos.status(components.services(), caller)
 
 
 @app.route("/photos/{photo_id}/faces", methods=["GET"], authorizer=authorizer)
@@ -188,6 +202,10 @@ if settings.declared("STORAGE_BACKEND", "s3") == "disk":
     app.route("/files", methods=["GET"])(get_file)
     app.route("/files", methods=["PUT"], content_types=list(settings.UPLOAD_CONTENT_TYPES) + [
         "application/octet-stream"])(put_file)
+    # `chalice local` then builds a hardened server: a deep listen backlog, requests judged on
+    # their headers before any body is read (chalicelib/localhttp.py).
+    from chalicelib import localhttp
+    localhttp.install()
 
 
 def _deadline(context):
@@ -204,6 +222,15 @@ def index_photo(event):
 @app.on_s3_event(bucket=BUCKET, events=["s3:ObjectRemoved:*"], prefix="usercontent/")
 def remove_photo(event):
     return events.handle(components.services(), event.to_dict(), "ObjectRemoved:")
+
+
+# The analysis: one SQS message per photo (batch size 1: chalice 1.34 cannot ask for partial
+# batch responses, and one bad message must not retry others), as many at once as the
+# Rekognition quota allows (INDEX_MAX_CONCURRENCY; README: what to tune).
+@app.on_sqs_message(queue=settings.declared("JOBS_QUEUE_NAME", "photo-search-jobs"), batch_size=1,
+                    maximum_concurrency=int(settings.declared("INDEX_MAX_CONCURRENCY", "10")))
+def index_job(event):
+    return worker.handle_sqs_event(components.services(), event.to_dict(), _deadline(event.context))
 
 
 @app.schedule(settings.declared("RECONCILE_SCHEDULE", "rate(1 hour)"))

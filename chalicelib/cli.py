@@ -5,16 +5,20 @@
 
 backfill runs the same reconciliation as the scheduled function, over a whole
 bucket, with a progress bar; use it after deploying onto an existing bucket.
+With a job queue (QUEUE_BACKEND sqlite or sqs) the walk only queues the photos
+to analyse; backfill then shows the analysis itself (photos/min, ETA) until the
+queue is empty, starting local worker processes on the local stage (--workers).
 Configuration comes from the environment, or from a stage of
 .chalice/config.json with --stage (the environment wins).
 """
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 
-from chalicelib import components
+from chalicelib import components, settings
 from chalicelib.pipeline import reconcile as reconciliation
 from chalicelib.settings import PHOTO_PREFIX
 
@@ -68,6 +72,9 @@ def backfill(argv=None, services=None, stream=sys.stderr):
     parser.add_argument("--restart", action="store_true", help="ignore the saved checkpoint, walk from the start")
     parser.add_argument("--max-seconds", type=float, help="stop cleanly after this long (resume next time)")
     parser.add_argument("--no-count", action="store_true", help="skip counting objects first (no percentage)")
+    parser.add_argument("--workers", type=int, help="local worker processes to analyse the queued photos "
+                                                    "(default: one per core on the local stage, 0 on AWS)")
+    parser.add_argument("--no-wait", action="store_true", help="queue the work and return")
     args = parser.parse_args(argv)
     if args.stage:
         load_stage(args.stage)
@@ -84,7 +91,41 @@ def backfill(argv=None, services=None, stream=sys.stderr):
     counts = " ".join("%s=%d" % (name, stats[name]) for name in reconciliation.Stats.FIELDS)
     stream.write("%s: %s in %.1fs\n" % ("complete" if stats["complete"] else "paused (run again to continue)",
                                         counts, stats["elapsed"]))
+    if services.queue is not None and stats["queued"] and not args.no_wait:
+        workers = args.workers if args.workers is not None else (
+            os.cpu_count() or 1 if settings.get("QUEUE_BACKEND") == "sqlite" else 0)
+        stats["drained"] = drain(services.queue, stats["queued"], workers, args.stage or "local", stream)
     return stats
+
+
+def drain(queue, total, workers, stage, stream, every=0.5):
+    """Wait for the queued photos to be analysed, with a progress bar (photos/min, ETA).
+    Starts `workers` local worker processes (0: others do the work, e.g. Lambda on AWS)."""
+    procs = [subprocess.Popen([sys.executable, "-m", "chalicelib.jobs.worker", "--stage", stage, "--once"],
+                              cwd=HERE, stdout=subprocess.DEVNULL) for _ in range(workers)]
+    stream.write("analysing %d photos with %s\n" % (total, "%d local workers" % workers if workers
+                                                    else "the queue's workers"))
+    start = time.monotonic()
+    try:
+        while True:
+            waiting = queue.depth()
+            done = max(0, total - waiting)
+            minutes = max(time.monotonic() - start, 1e-9) / 60
+            rate = done / minutes
+            eta = waiting / rate * 60 if rate > 0 else 0
+            frac = min(done / total, 1.0) if total else 1.0
+            stream.write("\r[%-30s] %d/%d %5.1f%% %.0f photos/min eta %ds" % (
+                "#" * int(frac * 30), done, total, frac * 100, rate, eta))
+            stream.flush()
+            if waiting == 0 or (procs and all(p.poll() is not None for p in procs) and queue.depth() == waiting):
+                break
+            time.sleep(every)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+    stream.write("\n")
+    return done
 
 
 def token(argv=None, stream=sys.stdout):

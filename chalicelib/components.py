@@ -51,7 +51,7 @@ def storage():
         if backend == "disk":
             from chalicelib.storage.disk import DiskStorage
             return DiskStorage(settings.local_path("LOCAL_STORAGE_DIR"), settings.require("PHOTO_BUCKET"),
-                               settings.require("LOCAL_PUBLIC_URL"))
+                               settings.get("LOCAL_PUBLIC_URL"))
         if backend == "s3":
             from chalicelib.storage.s3 import S3Storage
             return S3Storage(boto_client("s3", signature_version="s3v4"), settings.require("PHOTO_BUCKET"))
@@ -133,5 +133,26 @@ def analyzer():
     return _get("analyzer", build)
 
 
+def queue():
+    """QUEUE_BACKEND: `inline` (None: no queue), `sqlite` (QUEUE_PATH) or `sqs` (JOBS_QUEUE_URL).
+    With sqlite and QUEUE_WORKERS=in-process (plain `chalice local`), a worker thread starts."""
+    def build():
+        backend = settings.get("QUEUE_BACKEND")
+        if backend == "inline":
+            return None
+        if backend == "sqlite":
+            from chalicelib.jobs.sqlite import SQLiteQueue
+            return SQLiteQueue(settings.local_path("QUEUE_PATH"))
+        if backend == "sqs":
+            from chalicelib.jobs.sqs import SQSQueue
+            return SQSQueue(boto_client("sqs"), settings.require("JOBS_QUEUE_URL"))
+        raise ConfigurationError("QUEUE_BACKEND=%r: choose inline, sqlite or sqs" % backend)
+    made = _get("queue", build)
+    if made is not None and settings.get("QUEUE_BACKEND") == "sqlite" and settings.get("QUEUE_WORKERS") == "in-process":
+        from chalicelib.jobs import worker
+        worker.start_in_process()
+    return made
+
+
 def services():
-    return Services(storage(), index(), analyzer(), face_store(), matcher())
+    return Services(storage(), index(), analyzer(), face_store(), matcher(), queue())

@@ -5,6 +5,7 @@ uploader's Cognito ``sub``.  A photo id is derived from bucket and key only,
 so every event about one object lands on one document.
 """
 import hashlib
+import re
 import unicodedata
 from collections import namedtuple
 from urllib.parse import unquote_plus
@@ -15,6 +16,10 @@ from chalicelib.settings import PHOTO_PREFIX
 PhotoKey = namedtuple("PhotoKey", "owner relative")
 
 MAX_KEY_BYTES = 1024  # S3's limit
+MAX_SEGMENT_BYTES = 255  # a file or folder name on disk (ext4, APFS, NTFS...): the local stage stores keys as paths
+# Bidirectional controls (embeddings, overrides, isolates, marks): a name with them displays
+# differently from what it is ("photo\u202egpj.exe" shows as "photoexe.jpg").
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 
 
 def photo_id(bucket, key):
@@ -64,14 +69,26 @@ def upload_key(owner, name):
     """
     if not isinstance(name, str) or not name.strip():
         raise BadRequest("name must be a non-empty relative path, e.g. trips/beach.jpg")
+    if any("\ud800" <= c <= "\udfff" for c in name):
+        raise BadRequest("name must be valid Unicode text: it contains an unpaired surrogate (\\u%04x)"
+                         % ord(next(c for c in name if "\ud800" <= c <= "\udfff")))
     name = unicodedata.normalize("NFC", name)
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise BadRequest("name must not contain control characters")
+    bidi = next((c for c in name if c in BIDI_CONTROLS), None)
+    if bidi is not None:
+        raise BadRequest("name must not contain the bidirectional control character U+%04X (%s): it makes a "
+                         "name display differently from what it is; remove it" % (ord(bidi), unicodedata.name(bidi)))
     if name.startswith("/") or "\\" in name:
         raise BadRequest("name must be a relative path with / separators")
     parts = name.split("/")
     if any(p in ("", ".", "..") for p in parts):
         raise BadRequest("name must not contain empty, '.' or '..' segments")
+    long_part = next((p for p in parts if len(p.encode("utf-8")) > MAX_SEGMENT_BYTES), None)
+    if long_part is not None:
+        raise BadRequest("each folder or file name in name must be at most %d bytes in UTF-8 (file systems' limit); "
+                         "%r is %d bytes: shorten it" % (MAX_SEGMENT_BYTES, long_part[:40] + "...",
+                                                         len(long_part.encode("utf-8"))))
     key = owner_prefix(owner) + name
     if len(key.encode("utf-8")) > MAX_KEY_BYTES:
         raise BadRequest("name is too long (S3 keys are at most %d bytes)" % MAX_KEY_BYTES)
@@ -79,12 +96,40 @@ def upload_key(owner, name):
 
 
 THUMBNAIL_PREFIX = "thumbnails/"
+THUMBNAIL_LEAF = "thumb.jpg"
+FACE_CROP_LEAF = re.compile(r"face-([1-9][0-9]*)\.jpg")
+
+
+def derived_folder(key):
+    """thumbnails/<owner>/<same path>/: the folder of everything made from photo `key`.
+
+    Outside usercontent/, so writing there triggers no event.  Every derived key is this
+    folder plus one fixed leaf name (thumb.jpg, face-N.jpg) that has no "/", so two photos'
+    derived keys can never be equal: a photo named like another's crop gets its own folder.
+    """
+    return THUMBNAIL_PREFIX + key[len(PHOTO_PREFIX):] + "/"
 
 
 def thumbnail_key(key):
-    """thumbnails/<owner>/<same path>: outside usercontent/, so it triggers no event."""
-    return THUMBNAIL_PREFIX + key[len(PHOTO_PREFIX):]
+    return derived_folder(key) + THUMBNAIL_LEAF
 
 
 def face_crop_key(key, n):
-    return "%s.face-%d.jpg" % (thumbnail_key(key), n)
+    return "%sface-%d.jpg" % (derived_folder(key), n)
+
+
+def photo_of_derived(derived):
+    """The photo key a derived key was made from, or None (not in today's layout)."""
+    if not derived.startswith(THUMBNAIL_PREFIX):
+        return None
+    folder, _, leaf = derived.rpartition("/")
+    if leaf != THUMBNAIL_LEAF and not FACE_CROP_LEAF.fullmatch(leaf):
+        return None
+    key = PHOTO_PREFIX + folder[len(THUMBNAIL_PREFIX):]
+    return key if parse_key(key) else None
+
+
+def face_crop_number(derived):
+    """N of a face crop key (today's .../face-N.jpg or the older ....face-N.jpg), else None."""
+    match = re.search(r"[/.]face-([1-9][0-9]*)\.jpg$", derived)
+    return int(match.group(1)) if match else None

@@ -14,6 +14,7 @@ from chalicelib.faces import FaceIndexingOff, SamePhotoConflict, is_id, match_bo
 from chalicelib.faces.grouping import new_person
 from chalicelib.index import documents
 from chalicelib.index.terms import query_words
+from chalicelib.keys import BIDI_CONTROLS
 from chalicelib.photos import own_document, page_size, signer
 from chalicelib.pipeline import faces as face_steps
 from chalicelib.retry import TransientError, call_with_retries
@@ -239,7 +240,8 @@ def forget(services, caller):
 
 
 def _strip_documents(services, owner):
-    """Face ids (and embeddings of documents from before face indexing) out of the photos."""
+    """Face ids (and embeddings of documents from before face indexing) out of the photos,
+    and the face crops deleted."""
     cleaned, cursor = 0, None
     while True:
         page = services.index.list(owner, 100, cursor, {"has_faces": True}, "newest")
@@ -249,16 +251,22 @@ def _strip_documents(services, owner):
                 if doc is None:
                     break
                 private = ("face_id",) + documents.INTERNAL_FACE_FIELDS
-                if not doc.get("faces_indexed") and not any(k in f for f in doc["faces"] for k in private):
+                thumbs = doc.get("thumbnails") or {}
+                crops = list(thumbs.get("faces") or ())
+                if not doc.get("faces_indexed") and not crops and \
+                        not any(k in f for f in doc["faces"] for k in private):
                     break
                 doc = dict(doc, faces=[{k: v for k, v in f.items() if k not in private}
-                                       for f in doc["faces"]], faces_indexed=None)
+                                       for f in doc["faces"]], faces_indexed=None,
+                           thumbnails=dict(thumbs, faces=[]) if thumbs else thumbs)
                 try:
                     services.index.put(doc, version)
                     cleaned += 1
-                    break
                 except VersionConflict:   # changed meanwhile: read it again
                     continue
+                for crop in crops:        # a crop of a face is biometric data too
+                    services.storage.delete(crop)
+                break
         if not page.next:
             return cleaned
         cursor = page.next
@@ -356,6 +364,10 @@ def _name(raw):
         raise BadRequest("name must be a non-empty string of at most %d characters, or null" % MAX_NAME)
     if not query_words(raw):
         raise BadRequest("name must contain at least one letter or digit (it is what search matches)")
+    odd = next((c for c in raw if c in BIDI_CONTROLS or 0xD800 <= ord(c) <= 0xDFFF), None)
+    if odd is not None:
+        raise BadRequest("name must not contain U+%04X: remove it (bidirectional controls make a name display "
+                         "differently from what it is)" % ord(odd))
     return " ".join(raw.split())
 
 
@@ -412,7 +424,8 @@ def merge_people(services, caller, person_id, body):
     """Merge the listed people into this one."""
     _ready(services, caller)
     target = _own_person(services, caller, person_id)
-    if not isinstance(body, dict) or not isinstance(body.get("people"), list) or not body["people"]:
+    if not isinstance(body, dict) or not isinstance(body.get("people"), list) or not body["people"] or \
+            not all(isinstance(p, str) for p in body["people"]):
         raise BadRequest('send {"people": ["<person id>", ...]} to merge into this person')
     sources = [_own_person(services, caller, pid) for pid in dict.fromkeys(body["people"]) if pid != person_id]
     target_photos = {f["photo_id"] for f in services.faces.faces(caller.sub, person_id=person_id)}

@@ -1,10 +1,11 @@
 """What the routes do, scoped to one caller.  app.py only translates."""
-from chalicelib import logs, settings
-from chalicelib.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
+from chalicelib import jobs, logs, settings
+from chalicelib.errors import BackendUnavailable, BadRequest, Forbidden, NotFound, PayloadTooLarge, VersionConflict
 from chalicelib.index import documents
+from chalicelib.index.documents import sequencer_newer
 from chalicelib.index.terms import query_words
 from chalicelib.keys import is_photo_id, photo_id, upload_key
-from chalicelib.index import ANY, Page
+from chalicelib.index import Page
 from chalicelib.index.filters import parse as parse_filters, sort_order
 from chalicelib.keys import parse_key
 from chalicelib.pipeline.indexing import index_object
@@ -20,7 +21,7 @@ def page_size(raw):
         return min(default, maximum)
     try:
         value = int(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):     # (JSON's Infinity parses as a float)
         raise BadRequest("limit must be a whole number from 1 to %d" % maximum)
     if not 1 <= value <= maximum:
         raise BadRequest("limit must be a whole number from 1 to %d" % maximum)
@@ -83,6 +84,22 @@ def get(services, caller, pid):
     out = documents.public(doc, sign(doc["key"]), sign)
     out["label_model_version"] = doc.get("label_model_version")
     out["engine"] = doc.get("engine")
+    if doc["status"] == documents.STATUS_PENDING:
+        out.update(queue_state(services, doc["bucket"], doc["key"]))
+    return out
+
+
+def status(services, caller):
+    """How many of the caller's photos are pending, indexed, unsupported, failed (and of the
+    failed, how many will be retried), and the queue's length."""
+    counts = services.index.status_counts(caller.sub)
+    out = {"photos": sum(counts.get(s, 0) for s in documents.STATUSES),
+           **{s: counts.get(s, 0) for s in documents.STATUSES}, "retrying": counts.get("retrying", 0)}
+    if services.queue is not None:
+        try:
+            out["queue"] = {"waiting": services.queue.depth()}
+        except BackendUnavailable:
+            out["queue"] = None
     return out
 
 
@@ -101,6 +118,7 @@ def create_upload(services, caller, body):
     if content_type not in UPLOAD_CONTENT_TYPES:
         raise BadRequest("content_type must be one of %s" % ", ".join(UPLOAD_CONTENT_TYPES))
     key = upload_key(caller.sub, body.get("name"))
+    services.storage.check_key(key)     # on disk, a photo cannot also be a folder (409 Conflict)
     max_bytes = settings.get_int("UPLOAD_MAX_BYTES", minimum=1, maximum=settings.REKOGNITION_S3_MAX_BYTES)
     expires = settings.get_int("UPLOAD_EXPIRY_SECONDS", minimum=1, maximum=604800)
     post = services.storage.presign_upload(key, content_type, max_bytes, expires)
@@ -117,6 +135,30 @@ def _disk(services):
     return services.storage
 
 
+def _write_pending(services, pending):
+    """The `pending` document of a new upload, unless a later upload of the key already
+    wrote its own (the disk store's sequencers order them, as S3's do)."""
+    for _ in range(3):
+        doc, version = services.index.get(pending["photo_id"])
+        if doc is not None and sequencer_newer(doc.get("sequencer") or "", pending["sequencer"]):
+            return
+        try:
+            services.index.put(pending, version)
+            return
+        except VersionConflict:
+            continue
+
+
+def queue_state(services, bucket, key):
+    """Where a pending photo's job is: {"queue": {"position", "waiting"}} ({} without a queue)."""
+    if services.queue is None:
+        return {}
+    try:
+        return {"queue": {"position": services.queue.position(bucket, key), "waiting": services.queue.depth()}}
+    except BackendUnavailable:
+        return {}
+
+
 def serve_file(services, params):
     """(bytes, content type) for a valid signed GET URL."""
     from chalicelib.storage.disk import InvalidSignature, content_type_of
@@ -131,28 +173,46 @@ def serve_file(services, params):
     return data, content_type_of(data)
 
 
-def receive_upload(services, params, body, content_type):
-    """Store the body of a valid signed PUT, then index it right away, as the S3 event
-    would.  The photo is `pending` until its analysis is stored; a crash in between is
-    repaired by the reconciler."""
+def check_upload(storage, params, content_type, size=None):
+    """(key, max_bytes) of a signed PUT that may be stored: a valid signature (else 403), the
+    Content-Type it was signed for (400), 1 to max_bytes bytes (400, 413).  `size` None: not
+    known yet, only the signature and the type are checked.  The local server's front end
+    (chalicelib.localhttp) calls it with the announced Content-Length before reading any of
+    the body; receive_upload calls it again with the length of the body it got."""
     from chalicelib.storage.disk import InvalidSignature
-    storage = _disk(services)
     try:
         key, signed_type, max_bytes = storage.verify_put(params or {})
     except (InvalidSignature, TypeError, ValueError):
         raise Forbidden()
     if (content_type or "").split(";")[0].strip() != signed_type:
         raise BadRequest("Content-Type must be %s, as signed" % signed_type)
-    if not body:
+    if size is not None and size <= 0:
         raise BadRequest("the upload is empty")
-    if len(body) > max_bytes:
-        raise PayloadTooLarge("the upload is %d bytes; this URL allows %d" % (len(body), max_bytes))
+    if size is not None and size > max_bytes:
+        raise PayloadTooLarge("the upload is %d bytes; this URL allows %d" % (size, max_bytes))
+    return key, max_bytes
+
+
+def receive_upload(services, params, body, content_type):
+    """Store the body of a valid signed PUT and queue its analysis, as the S3 event would;
+    the answer comes once the bytes are stored (`pending`; GET /photos/{id} says when it is
+    done).  Without a queue (QUEUE_BACKEND=inline) the photo is analysed before answering.
+    A crash between storing and queueing is repaired by the reconciler."""
+    storage = _disk(services)
+    key, _ = check_upload(storage, params, content_type, len(body or b""))
     info = storage.write(key, body)
     pid = photo_id(storage.bucket, key)
-    pending = documents.build(pid, parse_key(key).owner, storage.bucket, key, info, "", documents.STATUS_PENDING)
-    services.index.put(pending, ANY)
+    pending = documents.build(pid, parse_key(key).owner, storage.bucket, key, info, info.sequencer,
+                              documents.STATUS_PENDING)
+    pending["queued_at"] = documents.now_iso()
+    _write_pending(services, pending)
+    if services.queue is not None:
+        services.queue.send([jobs.index_job(storage.bucket, key, info.etag, info.sequencer, source="upload")])
+        logs.event("index", "queued", photo_id=pid, source="upload")
+        return {"photo_id": pid, "key": key, "status": documents.STATUS_PENDING,
+                **queue_state(services, storage.bucket, key)}
     try:
-        index_object(services, storage.bucket, key, etag=info.etag, source="upload")
+        index_object(services, storage.bucket, key, etag=info.etag, sequencer=info.sequencer, source="upload")
     except TransientError:
         pass  # recorded as failed (retryable); the reconciler tries again
     doc, _ = services.index.get(pid)

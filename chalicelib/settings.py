@@ -26,6 +26,8 @@ DEFAULTS = {
     "RETRY_ATTEMPTS": "5",
     "RETRY_BASE_SECONDS": "0.2",
     "RETRY_MAX_SECONDS": "5",
+    "MAX_ATTEMPTS": "5",                 # analyses of one object before it is `failed` for good
+    "RETRY_BACKOFF_SECONDS": "60",       # wait before retrying a failed object: this x 2^(attempt-1)
     "RECONCILE_SAFETY_SECONDS": "30",
     "RECONCILE_BATCH_SIZE": "100",
     "RECONCILE_STATE_KEY": "system/reconcile-state.json",
@@ -36,6 +38,7 @@ DEFAULTS = {
     "LOCAL_MODELS_DIR": "",              # default: <project>/var/models
     "LOCAL_THREADS": "0",                # onnxruntime intra-op threads (0: all cores)
     "DECODE_MAX_PIXELS": "100000000",    # refuse larger images (decompression bombs)
+    "DECODE_MAX_BYTES": "400000000",     # refuse images whose decoding takes more memory (media.decode_cost)
     "THUMBNAIL_SIZE": "256",             # long side of thumbnails, px (0: no thumbnails)
     "MAX_PHOTO_BYTES": str(50 * 1024 * 1024),  # larger objects are `unsupported` (ImageTooLarge)
     # Faces and people (chalicelib.faces):
@@ -54,12 +57,24 @@ DEFAULTS = {
     "LOCAL_STORAGE_DIR": "var/local/bucket",
     "SQLITE_PATH": "var/local/index.sqlite3",
     "LOCAL_SECRET_FILE": "var/local/secret",
-    "LOCAL_PUBLIC_URL": "http://127.0.0.1:8000",
+    "LOCAL_PUBLIC_URL": "",              # base of signed URLs; empty: the URL the request came in on
+    "TRUSTED_PROXY": "off",              # on: a proxy sets X-Forwarded-Host/-Proto (chalicelib.baseurl)
     "LOCAL_ISSUER": "photo-search-local",
     "LOCAL_TOKEN_HOURS": "12",
     # Read when app.py is imported (they declare resources, so `chalice
     # deploy` and `chalice package` need them then):
     "RECONCILE_SCHEDULE": "rate(1 hour)",
+    # the job queue (chalicelib.jobs): inline (analyse where the work is found; tests, tools),
+    # sqlite (the local stage: QUEUE_PATH, worker processes) or sqs (AWS: JOBS_QUEUE_URL)
+    "QUEUE_BACKEND": "inline",
+    "QUEUE_PATH": "var/local/queue.sqlite3",
+    "JOBS_QUEUE_URL": "",
+    "JOBS_QUEUE_NAME": "photo-search-jobs",   # the index_job Lambda's event source (declared at deploy)
+    "INDEX_MAX_CONCURRENCY": "10",       # index_job Lambdas at once: Rekognition TPS / calls per photo (README)
+    "QUEUE_MAX_RECEIVES": "5",           # deliveries of one job before it is dead (= the DLQ's maxReceiveCount)
+    "QUEUE_LEASE_SECONDS": "900",        # a local worker's hold on a job before another may take it
+    "QUEUE_WORKERS": "in-process",       # in-process: the app runs a worker thread | external: worker processes
+    "QUEUE_REQUEUE_SECONDS": "3600",     # the reconciler queues a pending photo again after this long
 }
 
 # Rekognition reads at most 15 MB from S3 (5 MB as inline bytes): larger photos are converted.

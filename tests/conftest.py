@@ -36,6 +36,7 @@ os.environ.pop("AWS_PROFILE", None)
 def fast_settings(monkeypatch):
     monkeypatch.setenv("RETRY_BASE_SECONDS", "0.001")
     monkeypatch.setenv("RETRY_MAX_SECONDS", "0.005")
+    monkeypatch.setenv("RETRY_BACKOFF_SECONDS", "0")   # tests retry failed objects at once unless they say so
 
 
 @pytest.fixture(scope="session")

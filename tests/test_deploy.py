@@ -55,7 +55,7 @@ def test_terraform_has_the_cognito_authorizer_on_every_route(package):
         ("/faces/search", "post"), ("/faces/compare", "post"), ("/faces/{face_id}/photos", "get"),
         ("/faces/{face_id}/person", "put"), ("/faces/{face_id}/person", "delete"), ("/people", "get"),
         ("/people/{person_id}", "get"), ("/people/{person_id}", "patch"), ("/people/{person_id}/photos", "get"),
-        ("/people/{person_id}/merge", "post")])
+        ("/people/{person_id}/merge", "post"), ("/status", "get")])
     for path, method in operations:
         assert swagger["paths"][path][method]["security"] == [{name: []}], (path, method)
 
@@ -67,6 +67,27 @@ def test_terraform_has_the_schedule_and_function_settings(package):
     functions = tf["resource"]["aws_lambda_function"]
     assert functions["reconcile"]["timeout"] == 900
     assert functions["index_photo"]["environment"]["variables"]["PHOTO_BUCKET"].startswith("photo-search-dev")
+
+
+def test_terraform_has_the_job_queue_its_dead_letter_queue_and_the_worker_limits(package, tmp_path):
+    tf, _ = package
+    mapping = tf["resource"]["aws_lambda_event_source_mapping"]["index_job-sqs-event-source"]
+    env = CONFIG["stages"]["dev"]["environment_variables"]
+    assert mapping["event_source_arn"].endswith(":" + env["JOBS_QUEUE_NAME"])
+    assert mapping["batch_size"] == 1          # one bad message never retries another
+    assert mapping["scaling_config"] == {"maximum_concurrency": int(env["INDEX_MAX_CONCURRENCY"])}
+    sys.path.insert(0, str(ROOT / "tools"))
+    import queues_tf
+    queues_tf.main(["dev", str(tmp_path)])
+    queues = json.loads((tmp_path / "queues.tf.json").read_text())["resource"]["aws_sqs_queue"]
+    timeout = CONFIG["stages"]["dev"]["lambda_functions"]["index_job"]["lambda_timeout"]
+    assert queues["jobs"]["name"] == env["JOBS_QUEUE_NAME"]
+    assert queues["jobs"]["visibility_timeout_seconds"] >= 6 * timeout
+    assert json.loads(queues["jobs"]["redrive_policy"]) == {
+        "deadLetterTargetArn": "${aws_sqs_queue.jobs_dlq.arn}", "maxReceiveCount": int(env["QUEUE_MAX_RECEIVES"])}
+    override = json.loads((tmp_path / "chalice_override.tf.json").read_text())
+    assert set(override["resource"]["aws_lambda_event_source_mapping"]) == set(
+        tf["resource"]["aws_lambda_event_source_mapping"])
 
 
 def test_the_lambda_package_stays_small_and_holds_no_dev_or_model_dependencies(package):
@@ -91,11 +112,15 @@ def test_the_policy_is_hand_written_and_least_privilege():
         "rekognition:DetectModerationLabels", "rekognition:CompareFaces", "rekognition:CreateCollection",
         "rekognition:IndexFaces", "rekognition:SearchFaces", "rekognition:SearchFacesByImage", "rekognition:DeleteFaces",
         "es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut", "es:ESHttpDelete",
-        "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+        "sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes", "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
     assert not any("*" in a for a in _actions(policy))
     collection = [st for st in policy["Statement"] if "rekognition:IndexFaces" in st["Action"]][0]
     assert collection["Resource"] == ["arn:aws:rekognition:us-east-1:123456789012:collection/%s"
                                       % stage["environment_variables"]["FACE_COLLECTION"]]
+    queue = [st for st in policy["Statement"] if "sqs:SendMessage" in st["Action"]][0]
+    assert queue["Resource"] == ["arn:aws:sqs:us-east-1:123456789012:%s"
+                                 % stage["environment_variables"]["JOBS_QUEUE_NAME"]]
 
 
 def test_every_aws_api_the_code_calls_is_in_the_policy():
@@ -115,7 +140,10 @@ def test_every_aws_api_the_code_calls_is_in_the_policy():
               "detect_moderation_labels": "rekognition:DetectModerationLabels",
               "create_collection": "rekognition:CreateCollection", "index_faces": "rekognition:IndexFaces",
               "search_faces": "rekognition:SearchFaces", "search_faces_by_image": "rekognition:SearchFacesByImage",
-              "delete_faces": "rekognition:DeleteFaces", "compare_faces": "rekognition:CompareFaces"}
+              "delete_faces": "rekognition:DeleteFaces", "compare_faces": "rekognition:CompareFaces",
+              "send_message_batch": "sqs:SendMessage", "receive_message": "sqs:ReceiveMessage",
+              "delete_message": "sqs:DeleteMessage", "change_message_visibility": "sqs:ChangeMessageVisibility",
+              "get_queue_attributes": "sqs:GetQueueAttributes"}
     opensearch = {"get", "index", "create", "delete", "bulk", "search", "indices"}
     unknown = calls - set(needed) - opensearch
     assert not unknown, "add these calls to the policy and this table: %s" % unknown

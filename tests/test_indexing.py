@@ -375,8 +375,8 @@ def test_a_thumbnail_is_made_as_displayed_and_deleted_with_the_photo(client, ser
     rekognition.labels_for_bytes(PERSON_WITH_DOG)
     assert index_event(client, created(key, etag)) == ["indexed"]
     doc = stored(services, key)
-    assert doc["thumbnails"] == {"thumbnail": "thumbnails/alice/big/rotated.jpg", "faces": []}
-    thumb = Image.open(io.BytesIO(s3.get_object(Bucket=BUCKET, Key="thumbnails/alice/big/rotated.jpg")["Body"].read()))
+    assert doc["thumbnails"] == {"thumbnail": "thumbnails/alice/big/rotated.jpg/thumb.jpg", "faces": []}
+    thumb = Image.open(io.BytesIO(s3.get_object(Bucket=BUCKET, Key="thumbnails/alice/big/rotated.jpg/thumb.jpg")["Body"].read()))
     assert thumb.format == "JPEG" and max(thumb.size) == 256
     displayed = ImageOps.exif_transpose(Image.open(io.BytesIO(original))).convert("RGB").resize(thumb.size)
     import numpy as np
@@ -445,7 +445,7 @@ def test_identical_bytes_of_one_owner_reuse_the_analysis_and_stay_independent(cl
     assert index_event(client, created(second, e2)) == ["indexed"]     # no second DetectLabels queued
     copy = stored(services, second)
     assert copy["reused_from"] == photo_id(BUCKET, first) and copy["labels"][0]["name"] == "Car"
-    assert copy["thumbnails"]["thumbnail"] == "thumbnails/alice/b/copy of canon.jpg"
+    assert copy["thumbnails"]["thumbnail"] == "thumbnails/alice/b/copy of canon.jpg/thumb.jpg"
     services.index.refresh()
     hits = services.index.search("alice", ["car"], 10)
     assert sorted(h["photo_id"] for h in hits.hits) == sorted([photo_id(BUCKET, first), photo_id(BUCKET, second)])

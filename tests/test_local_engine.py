@@ -118,7 +118,6 @@ def test_exif_orientation_is_applied_before_analysis(engine):
 
 
 @pytest.mark.parametrize("data,code", [
-    (photos.encode(Image.new("RGB", (50, 200), "red"), "PNG"), "InvalidParameter"),
     (b"this is not an image", "InvalidImageFormat"),
     (b"", "InvalidImageFormat"),
 ])
@@ -126,6 +125,63 @@ def test_unusable_images_fail_with_a_clear_reason(engine, data, code):
     with pytest.raises(ImageRejected) as e:
         analyze(engine, data)
     assert e.value.code == code and e.value.reason
+
+
+def banner(text="SALE 50%", size=(188, 76), at=(14, 20)):
+    """A small banner (under Rekognition's 80 px) with `text`: (PNG bytes, the text's box as ratios)."""
+    from PIL import ImageDraw
+    img = Image.new("RGB", size, (250, 250, 250))
+    draw = ImageDraw.Draw(img)
+    left, top, right, bottom = draw.textbbox(at, text, font=photos.font(30))
+    draw.text(at, text, font=photos.font(30), fill=(200, 0, 0))
+    return photos.encode(img, "PNG"), (left / size[0], top / size[1], right / size[0], bottom / size[1])
+
+
+def test_a_picture_under_80_px_is_padded_and_its_boxes_are_the_pictures(engine):
+    data, (left, top, right, bottom) = banner()
+    result = analyze(engine, data, ("labels", "text", "properties", "faces"))
+    lines = [d for d in result["TextDetections"] if d["Type"] == "LINE"]
+    assert [line["DetectedText"] for line in lines] == ["SALE 50%"]
+    box = lines[0]["Geometry"]["BoundingBox"]
+    # in the banner's own ratios (76 px high; the padded picture is 80): around the drawn text
+    assert box["Left"] <= left + 0.02 and box["Left"] + box["Width"] >= right - 0.02
+    assert box["Top"] <= top + 0.02 and box["Top"] + box["Height"] >= bottom - 0.02
+    assert 0 <= box["Top"] and box["Top"] + box["Height"] <= 1.0 and box["Height"] < 0.6
+    for point in lines[0]["Geometry"]["Polygon"]:
+        assert 0 <= point["X"] <= 1 and 0 <= point["Y"] <= 1
+    assert result["ImageProperties"]["DominantColors"] and result["FaceDetails"] == []
+    tall = analyze(engine, photos.encode(Image.new("RGB", (50, 200), "red"), "PNG"), ("properties",))
+    assert tall["ImageProperties"]["DominantColors"][0]["SimplifiedColor"] == "red"
+
+
+def test_the_pipelines_decoded_picture_is_analysed_without_decoding_the_bytes_again(monkeypatch):
+    from chalicelib import media
+
+    class Seen:
+        def __init__(self):
+            self.images = []
+
+        def predict(self, img, *args):
+            self.images.append(img)
+            return []
+
+    seen = Seen()
+    local = LocalAnalyzer(labels=seen, text=seen, faces=seen, embedder=seen, attributes=seen, moderation=seen)
+    picture = media.decode(photos.encode(photos.load("chelsea.png")))
+    monkeypatch.setattr(media, "decode", lambda *a, **k: pytest.fail("decoded again"))
+    source = PhotoSource("b", "usercontent/u/x", "e", lambda: pytest.fail("read again"), None, picture)
+    local.analyze(source, ("labels", "text", "faces"), 10.0, 5)
+    assert len(seen.images) == 3 and all(img is picture.image for img in seen.images)
+
+
+def test_the_face_detector_logs_no_protobuf_deprecation_warning(engine):
+    import warnings
+    img = photos.load("obama.jpg")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert len(engine.faces.predict(img)) == 1
+        engine.faces.predict(img)
+    assert not [w for w in caught if "GetPrototype" in str(w.message)], [str(w.message) for w in caught]
 
 
 def test_a_truncated_jpeg_fails_cleanly(engine):

@@ -1,6 +1,7 @@
 """End to end against a real `chalice local --stage local` (tools/localserver.py) on loopback:
 real HTTP, real tokens, files on disk, a real SQLite file, the local models."""
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +25,9 @@ class LocalStack:
         self.base = "http://127.0.0.1:%d" % self.port
         self.env = {"LOCAL_STORAGE_DIR": os.path.join(self.data, "bucket"),
                     "SQLITE_PATH": os.path.join(self.data, "index.sqlite3"),
-                    "LOCAL_SECRET_FILE": os.path.join(self.data, "secret")}
+                    "LOCAL_SECRET_FILE": os.path.join(self.data, "secret"),
+                    "QUEUE_PATH": os.path.join(self.data, "queue.sqlite3"),
+                    "QUEUE_LEASE_SECONDS": "20"}
         self.proc = None
 
     def start(self):
@@ -33,7 +36,7 @@ class LocalStack:
         self.log = open(os.path.join(self.data, "server.log"), "ab")
         self.proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "localserver.py"), "--port",
                                       str(self.port), "--reconcile-seconds", "1"], cwd=ROOT, env=env,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.time() + 60
         while time.time() < deadline:
             assert self.proc.poll() is None, open(os.path.join(self.data, "server.log")).read()[-3000:]
@@ -46,6 +49,12 @@ class LocalStack:
 
     def stop(self):
         self.proc.terminate()
+        self.proc.wait(20)
+        self.log.close()
+
+    def crash(self):
+        """kill -9 the server, its workers and the reconciler at once (the process group)."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(20)
         self.log.close()
 
@@ -84,6 +93,17 @@ def upload(stack, user, name, data, content_type="image/jpeg"):
     assert up.status_code == 201, up.text
     put = requests.put(up.json()["upload"]["url"], data=data, headers={"Content-Type": content_type}, timeout=120)
     return up.json(), put
+
+
+def settled(stack, user, pid, timeout=60):
+    """GET /photos/{pid} once its analysis is done (uploads answer `pending` at once)."""
+    deadline = time.time() + timeout
+    while True:
+        r = requests.get(stack.base + "/photos/" + pid, headers=headers(user), timeout=30)
+        assert r.status_code == 200, r.text
+        if r.json()["status"] != "pending" or time.time() > deadline:
+            return r.json()
+        time.sleep(0.2)
 
 
 def found(stack, user, q):
@@ -126,9 +146,10 @@ def test_requests_without_a_valid_token_are_refused(stack):
 
 def test_upload_index_search_get_delete_and_isolation(stack):
     cat, put = upload(stack, "alice", "pets/chelsea.jpg", photos.encode(photos.load("chelsea.png")))
-    assert put.status_code == 201 and put.json()["status"] == "indexed", put.text
+    assert put.status_code == 201 and put.json()["status"] == "pending", put.text    # answered once stored
     sign, put = upload(stack, "alice", "town/open sign+1.jpg", photos.encode(photos.sign("OPEN 24 HOURS")))
-    assert put.json()["status"] == "indexed"
+    assert settled(stack, "alice", cat["photo_id"])["status"] == "indexed"
+    assert settled(stack, "alice", sign["photo_id"])["status"] == "indexed"
     assert found(stack, "alice", "cat") == [cat["photo_id"]]
     assert found(stack, "alice", "mammal") == [cat["photo_id"]]
     assert found(stack, "alice", "open hours") == [sign["photo_id"]]
@@ -156,8 +177,9 @@ def test_upload_index_search_get_delete_and_isolation(stack):
 def test_a_corrupt_upload_ends_failed_with_a_reason(stack):
     data = photos.encode(photos.load("coffee.png"))
     up, put = upload(stack, "alice", "broken.jpg", data[: len(data) // 5])
-    assert put.status_code == 201 and put.json()["status"] == "failed"
-    assert put.json()["reason"].startswith("InvalidImageFormat")
+    assert put.status_code == 201 and put.json()["status"] == "pending"
+    done = settled(stack, "alice", up["photo_id"])
+    assert done["status"] == "failed" and done["reason"].startswith("InvalidImageFormat")
 
 
 def _with(url, **changes):
@@ -223,9 +245,31 @@ def test_a_crash_mid_ingest_is_repaired_by_the_reconciler(stack):
     assert found(stack, "dave", "espresso") == [pid]
 
 
+def test_a_burst_of_uploads_is_answered_at_once_and_all_get_indexed(stack):
+    """Twelve uploads at once: each PUT answers `pending` with its place in the queue as soon
+    as the bytes are stored; the workers then index every one."""
+    from concurrent.futures import ThreadPoolExecutor
+    data = photos.encode(photos.load("chelsea.png"))
+    with ThreadPoolExecutor(12) as pool:
+        done = list(pool.map(lambda n: upload(stack, "gina", "burst/%02d.jpg" % n, data), range(12)))
+    answers = [put.json() for _, put in done]
+    assert [a["status"] for a in answers] == ["pending"] * 12
+    assert all("position" in a["queue"] for a in answers)
+    assert [settled(stack, "gina", up["photo_id"], timeout=120)["status"] for up, _ in done] == ["indexed"] * 12
+    status = requests.get(stack.base + "/status", headers=headers("gina"), timeout=30).json()
+    assert status["indexed"] == 12 and status["pending"] == 0
+
+
+def test_a_crash_of_server_and_workers_loses_no_queued_photo(stack):
+    ups = [upload(stack, "hank", "crash/%d.jpg" % n, photos.encode(photos.load("coffee.png")))[0] for n in range(4)]
+    stack.crash()                      # kill -9 everything, some jobs mid-analysis, some still queued
+    stack.start()
+    assert [settled(stack, "hank", up["photo_id"], timeout=90)["status"] for up in ups] == ["indexed"] * 4
+
+
 def test_data_survives_a_restart(stack):
     up, put = upload(stack, "erin", "keep.jpg", photos.encode(photos.load("chelsea.png")))
-    assert put.json()["status"] == "indexed"
+    assert settled(stack, "erin", up["photo_id"])["status"] == "indexed"
     stack.stop()
     stack.start()
     assert found(stack, "erin", "cat") == [up["photo_id"]]
@@ -237,8 +281,8 @@ def test_people_over_http_grouped_named_and_found_by_name(stack):
     ids = []
     for name in ("obama.jpg", "obama2.jpg", "obama3.jpg"):
         up, put = upload(stack, "dana", "people/" + name, open(photos.path(name), "rb").read())
-        assert put.json()["status"] == "indexed", put.text
         ids.append(up["photo_id"])
+    assert [settled(stack, "dana", pid)["status"] for pid in ids] == ["indexed"] * 3
     listing = requests.get(stack.base + "/people", headers=headers("dana"), timeout=30).json()
     person, = listing["people"]
     assert person["photo_count"] == 3 and requests.get(person["cover"]["crop_url"], timeout=30).status_code == 200

@@ -284,15 +284,20 @@ def test_biometric_opt_out_removes_every_face_and_person_and_stops_indexing(app,
     alice, bob = users["alice"], users["bob"]
     ids = {n: upload(app, s3, alice, n) for n in OBAMA[:3]}
     upload(app, s3, bob, "obama.jpg")
+    crops = [k for pid in ids.values() for k in people_services.index.get(pid)[0]["thumbnails"]["faces"]]
+    assert len(crops) == 3 and all(people_services.storage.head(k) for k in crops)
     out = send(app, alice, "delete", "/faces")
     assert out == {"deleted_faces": 3, "deleted_people": 1, "photos_cleaned": 3, "opted_out": True}
     assert people_services.faces.faces(alice.sub) == [] and people_services.faces.people(alice.sub) == []
     for pid in ids.values():
         doc = people_services.index.get(pid)[0]
         assert doc["faces"] and not any("face_id" in f or "embedding" in f for f in doc["faces"])
+        assert doc["thumbnails"]["faces"] == [] and "crop_url" not in get(app, alice, "/photos/" + pid)["faces"][0]
+    assert [people_services.storage.head(k) for k in crops] == [None] * 3       # the face crops are deleted
     assert get(app, alice, "/people", 409)["error"] == "FaceIndexingOff"
     later = upload(app, s3, alice, "obama_partial_face.jpg")
     assert people_services.faces.faces_of_photo(later) == [] and faces_of(app, alice, later)[0].get("face_id") is None
+    assert people_services.index.get(later)[0]["thumbnails"]["faces"] == []    # and no new crop is made
     assert people(app, bob)["unassigned_faces"] == 1                        # bob keeps his
     assert send(app, alice, "post", "/faces/opt-in")["opted_out"] is False
     again = upload(app, s3, alice, "obama_partial_face2.jpg")

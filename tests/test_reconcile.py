@@ -142,7 +142,7 @@ def test_backfill_command_shows_progress_and_a_summary(services, s3, rekognition
     text = out.getvalue()
     assert stats["indexed"] == 3
     assert "[##############################] 3/3 100.0%" in text
-    assert "complete: scanned=3 indexed=3 removed=0 retried=0 failed=0" in text
+    assert "complete: scanned=3 indexed=3 queued=0 removed=0 retried=0 failed=0" in text
 
 
 def test_missing_thumbnails_are_made_again_by_the_reconciler(client, services, s3, rekognition):
@@ -151,10 +151,11 @@ def test_missing_thumbnails_are_made_again_by_the_reconciler(client, services, s
         rekognition.labels(BUCKET, key, CAR_ON_STREET)
         assert index_event(client, created(key, put(s3, key))) == ["indexed"]
     services.index.refresh()
-    s3.delete_object(Bucket=BUCKET, Key="thumbnails/alice/a.jpg")
-    s3.delete_object(Bucket=BUCKET, Key="thumbnails/alice/b.jpg")
+    s3.delete_object(Bucket=BUCKET, Key="thumbnails/alice/a.jpg/thumb.jpg")
+    s3.delete_object(Bucket=BUCKET, Key="thumbnails/alice/b.jpg/thumb.jpg")
     stats = reconciliation.reconcile(services, restart=True)      # no Rekognition call queued
     assert stats["repaired"] == 2 and stats["indexed"] == 0
     present = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="thumbnails/")["Contents"])
-    assert present == ["thumbnails/alice/a.jpg", "thumbnails/alice/a.jpg b.jpg", "thumbnails/alice/b.jpg"]
+    assert present == ["thumbnails/alice/a.jpg b.jpg/thumb.jpg", "thumbnails/alice/a.jpg/thumb.jpg",
+                       "thumbnails/alice/b.jpg/thumb.jpg"]
     assert reconciliation.reconcile(services, restart=True)["repaired"] == 0

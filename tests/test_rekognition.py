@@ -95,3 +95,81 @@ def test_faces_and_moderation_become_detect_faces_and_detect_moderation_labels(r
         "landmarks": [{"type": "eyeLeft", "x": 0.45, "y": 0.2}], "age_range": {"low": 29, "high": 37},
         "gender": "Female", "pose": {"roll": 1.5, "yaw": -3.0, "pitch": 2.0},
         "quality": {"brightness": 70.0, "sharpness": 80.0}}]
+
+
+# ---- pictures under 80 px: padded, and every box mapped back ------------------------------------
+
+def _padded_banner():
+    """A 188x76 banner sent as 188x80 (2 rows of padding above, 2 below)."""
+    from PIL import Image
+    from chalicelib import media
+    img = Image.new("RGB", (188, 76), "white")
+    return media.Picture(img, img.size).jpeg(min_side=80)
+
+
+def test_unframe_maps_every_box_and_point_back_to_the_pictures_ratios():
+    from chalicelib.analysis import unframe
+    from chalicelib.media import Frame
+    frame = Frame(left=10, top=2, width=60, height=76, outer_width=80, outer_height=80)
+    box = {"Width": 0.5, "Height": 0.5, "Left": 0.25, "Top": 0.0}     # x 20..60, y 0..40 of the padded
+    result = {"Labels": [{"Name": "Sign", "Instances": [{"BoundingBox": dict(box), "Confidence": 90.0}]}],
+              "TextDetections": [{"Type": "LINE", "Geometry": {"BoundingBox": dict(box),
+                                                               "Polygon": [{"X": 0.25, "Y": 0.0},
+                                                                           {"X": 1.0, "Y": 0.5}]}}],
+              "FaceDetails": [{"BoundingBox": dict(box), "Landmarks": [{"Type": "nose", "X": 0.5, "Y": 0.5}]}]}
+    out = unframe(result, frame)
+    expected = {"Width": 0.666667, "Height": round(38 / 76, 6), "Left": round(10 / 60, 6), "Top": 0.0}
+    assert out["Labels"][0]["Instances"][0]["BoundingBox"] == expected
+    assert out["TextDetections"][0]["Geometry"]["BoundingBox"] == expected
+    assert out["TextDetections"][0]["Geometry"]["Polygon"] == [{"X": round(10 / 60, 6), "Y": 0.0},
+                                                               {"X": 1.0, "Y": round(38 / 76, 6)}]
+    assert out["FaceDetails"][0]["BoundingBox"] == expected
+    assert out["FaceDetails"][0]["Landmarks"] == [{"Type": "nose", "X": 0.5, "Y": round(38 / 76, 6)}]
+    assert result["Labels"][0]["Instances"][0]["BoundingBox"] == box            # the answer itself is kept
+    assert unframe(result, None) is result
+
+
+def test_a_padded_picture_is_sent_as_bytes_and_its_boxes_come_back_in_its_ratios(rekognition):
+    from botocore.stub import ANY
+    converted = _padded_banner()
+    sent_box = {"Width": 0.5, "Height": 0.95, "Left": 0.1, "Top": 0.025}       # rows 2..78 of 80: all of it
+    rekognition.stubber.add_response("detect_labels", {"Labels": [
+        {"Name": "Banner", "Confidence": 91.0, "Instances": [{"BoundingBox": sent_box, "Confidence": 91.0}]}],
+        "LabelModelVersion": "3.0"}, {"Image": {"Bytes": ANY}, "MinConfidence": 55.0, "MaxLabels": 50})
+    rekognition.stubber.add_response("detect_text", {"TextDetections": [
+        {"DetectedText": "SALE", "Type": "LINE", "Id": 0, "Confidence": 99.0,
+         "Geometry": {"BoundingBox": sent_box, "Polygon": [{"X": 0.1, "Y": 0.0125}]}}]}, {"Image": {"Bytes": ANY}})
+    rekognition.stubber.add_response("detect_faces", {"FaceDetails": [
+        {"BoundingBox": sent_box, "Confidence": 99.0, "Landmarks": [{"Type": "eyeLeft", "X": 0.2, "Y": 0.5}]}]},
+        {"Image": {"Bytes": ANY}, "Attributes": ["ALL"]})
+    source = PhotoSource("bucket", "usercontent/a/banner.png", "etag", None, converted)
+    result = RekognitionAnalyzer(rekognition.client).analyze(source, ("labels", "text", "faces"), 55.0, 50)
+    assert rekognition.sent[0]["Image"]["Bytes"] == converted
+    mapped = {"Width": 0.5, "Height": 1.0, "Left": 0.1, "Top": 0.0}
+    assert result["Labels"][0]["Instances"][0]["BoundingBox"] == mapped
+    assert result["TextDetections"][0]["Geometry"]["BoundingBox"] == mapped
+    assert result["TextDetections"][0]["Geometry"]["Polygon"] == [{"X": 0.1, "Y": 0.0}]
+    assert result["FaceDetails"][0]["BoundingBox"] == mapped
+    assert result["FaceDetails"][0]["Landmarks"] == [{"Type": "eyeLeft", "X": 0.2, "Y": 0.5}]
+
+
+def test_faces_indexed_from_a_padded_picture_come_back_in_its_ratios():
+    from chalicelib.faces.rekognition import CollectionMatcher
+    converted = _padded_banner()
+    box = {"Width": 0.2, "Height": 0.5, "Left": 0.4, "Top": 0.025}
+
+    class Client:
+        def index_faces(self, **kwargs):
+            assert kwargs["Image"] == {"Bytes": converted}
+            return {"FaceRecords": [{"Face": {"FaceId": "f1", "BoundingBox": dict(box)},
+                                     "FaceDetail": {"BoundingBox": dict(box), "Landmarks": []}}]}
+
+        def delete_faces(self, **kwargs):
+            raise AssertionError("the face matched: nothing to delete")
+
+    matcher = CollectionMatcher(Client(), "collection", store=None)
+    details, ids = matcher.detect_and_index("pid", {"bytes": converted})
+    mapped = {"Width": 0.2, "Height": round(40 / 76, 6), "Left": 0.4, "Top": 0.0}
+    assert details[0]["BoundingBox"] == mapped and ids == ["f1"]
+    faces = [{"box": {k.lower(): v for k, v in mapped.items()}}]
+    assert matcher.index({"photo_id": "pid"}, {"bytes": converted}, faces) == ["f1"]

@@ -148,10 +148,10 @@ def main(argv=None):
         say("token for user %r (sub %s) issued\n" % (args.user, auth.local_sub(args.user)))
 
         items = list(photos())
-        counts = {}
+        counts, waiting = {}, []
         start = time.time()
         for i, (name, data, content_type) in enumerate(items):
-            bar(i, len(items), name)
+            bar(i, len(items), "upload " + name)
             up = requests.post(base + "/uploads", headers=headers, timeout=30,
                                json={"name": "demo/" + name, "content_type": content_type}).json()
             existing = requests.get(base + "/photos/" + up["photo_id"], headers=headers, timeout=30)
@@ -160,12 +160,27 @@ def main(argv=None):
                 counts["already there"] = counts.get("already there", 0) + 1
                 continue
             put = requests.put(up["upload"]["url"], data=data, headers=up["upload"]["headers"], timeout=120)
-            status = put.json().get("status", "error %d" % put.status_code)
-            counts[status] = counts.get(status, 0) + 1
-        bar(len(items), len(items), "done")
+            if put.status_code != 201:
+                counts["error %d" % put.status_code] = counts.get("error %d" % put.status_code, 0) + 1
+                continue
+            waiting.append(up["photo_id"])        # answered `pending` once stored; the workers analyse it
+        uploaded = time.time() - start
+        total = len(waiting)
+        while waiting:                            # the analysis, as GET /photos/{id} reports it
+            bar(total - len(waiting), total, "analysing (%d workers)" % (os.cpu_count() or 1))
+            for pid in list(waiting):
+                doc = requests.get(base + "/photos/" + pid, headers=headers, timeout=30).json()
+                if doc["status"] != "pending":
+                    waiting.remove(pid)
+                    counts[doc["status"]] = counts.get(doc["status"], 0) + 1
+            if waiting:
+                time.sleep(0.3)
+            if time.time() - start > 900:
+                raise SystemExit("photos still pending after 15 minutes: see var/local-server.log")
+        bar(total, total, "done")
         sys.stderr.write("\n")
-        say("uploaded %d photos in %.1f s: %s\n" % (len(items), time.time() - start,
-                                                       ", ".join("%d %s" % (n, s) for s, n in sorted(counts.items()))))
+        say("uploaded %d photos in %.1f s, all analysed after %.1f s: %s\n" % (
+            len(items), uploaded, time.time() - start, ", ".join("%d %s" % (n, s) for s, n in sorted(counts.items()))))
 
         for q, what in SEARCHES:
             found = requests.get(base + "/photos", params={"q": q, "limit": 3}, headers=headers, timeout=30).json()

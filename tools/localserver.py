@@ -1,13 +1,15 @@
-"""photo-search with no cloud: `chalice local --stage local` plus the periodic reconciler.
+"""photo-search with no cloud: `chalice local --stage local`, the workers and the reconciler.
 
-    python tools/localserver.py [--host 127.0.0.1] [--port 8000] [--reconcile-seconds 30]
+    python tools/localserver.py [--host 127.0.0.1] [--port 8000] [--workers N] [--reconcile-seconds 30]
 
-`chalice local` delivers no S3 events and runs no schedule.  Uploads through the
-app's signed URLs are indexed at once; files copied into (or deleted from) the
-storage folder are picked up by the reconciler this launcher runs at start and
-every --reconcile-seconds, in this process, on the same folder and SQLite file.
-Everything lives under var/local/ (LOCAL_STORAGE_DIR, SQLITE_PATH) and survives
-restarts.  Ctrl-C stops both.
+`chalice local` delivers no S3 events and runs no schedule.  An upload through the
+app's signed URLs is stored and answered at once (`pending`) and its analysis is
+queued (QUEUE_PATH, a SQLite file); --workers processes (default: one per core)
+take the jobs, each loading the models once.  Files copied into (or deleted from)
+the storage folder are found by the reconciler this launcher runs at start and
+every --reconcile-seconds, which queues them for the same workers.  Everything
+lives under var/local/ and survives restarts; a killed worker's job is taken
+again when its lease expires.  Ctrl-C stops everything.
 """
 import argparse
 import os
@@ -41,13 +43,17 @@ def main(argv=None):
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--reconcile-seconds", type=float, default=30.0)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="worker processes analysing uploads (default: one per core)")
     args = parser.parse_args(argv)
-    os.environ["LOCAL_PUBLIC_URL"] = "http://%s:%d" % (args.host, args.port)
     load_stage("local")
+    os.environ["QUEUE_WORKERS"] = "external"      # the workers below, not a thread in the server
     chalice = os.path.join(os.path.dirname(sys.executable), "chalice")
     server = subprocess.Popen([chalice, "local", "--stage", "local", "--no-autoreload", "--host", args.host,
                                "--port", str(args.port)],
                               cwd=ROOT, env=os.environ.copy())
+    workers = [subprocess.Popen([sys.executable, "-m", "chalicelib.jobs.worker", "--stage", "local"],
+                                cwd=ROOT, env=os.environ.copy()) for _ in range(max(0, args.workers))]
     stop = threading.Event()
 
     def shutdown(*_):
@@ -59,15 +65,22 @@ def main(argv=None):
     worker.start()
     try:
         while not stop.is_set() and server.poll() is None:
+            for n, proc in enumerate(workers):      # a worker that died is replaced; its job comes back
+                if proc.poll() is not None:
+                    logs.event("worker", "restarted", photo_id=None, exit_code=proc.returncode)
+                    workers[n] = subprocess.Popen([sys.executable, "-m", "chalicelib.jobs.worker", "--stage",
+                                                   "local"], cwd=ROOT, env=os.environ.copy())
             time.sleep(0.2)
     finally:
         stop.set()
-        if server.poll() is None:
-            server.terminate()
+        for proc in [server] + workers:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in [server] + workers:
             try:
-                server.wait(10)
+                proc.wait(10)
             except subprocess.TimeoutExpired:
-                server.kill()
+                proc.kill()
     return server.returncode or 0
 
 

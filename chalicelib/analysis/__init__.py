@@ -13,7 +13,12 @@ with, for each enabled feature, the key Rekognition's API answers with:
 - "moderation": DetectModerationLabels' ``ModerationLabels``.
 
 `source` is a PhotoSource; ``source.fetch()`` returns the object's bytes (the
-local engine reads them; Rekognition reads the S3 object itself).
+local engine reads them; Rekognition reads the S3 object itself), ``source.picture``
+the photo as the pipeline decoded it once (a chalicelib.media.Picture: the local
+engine works from it rather than decoding the bytes again).
+
+A picture under MIN_SIDE px on a side is padded before analysis (Rekognition refuses
+it otherwise); every box and point answered is mapped back to the picture (unframe).
 
 It raises:
 - ImageRejected: the image itself is the problem (format, size, dimensions);
@@ -21,12 +26,72 @@ It raises:
 - chalicelib.retry.TransientError: throttling, service errors, connection
   problems; the caller retries with backoff, then gives up for now.
 """
+import copy
 from collections import namedtuple
 
 # `converted`: JPEG bytes to analyse instead of the stored object (a format Rekognition does
-# not take, or an EXIF orientation to apply first); None analyses the object as stored.
-PhotoSource = namedtuple("PhotoSource", "bucket key etag fetch converted")
-PhotoSource.__new__.__defaults__ = (None, None)
+# not take, an EXIF orientation to apply first, a picture to pad); None analyses the object as
+# stored.  A padded one (chalicelib.media.Converted) says where the picture is in its `frame`.
+# `picture`: the decoded chalicelib.media.Picture, or None.
+PhotoSource = namedtuple("PhotoSource", "bucket key etag fetch converted picture")
+PhotoSource.__new__.__defaults__ = (None, None, None)
+
+from chalicelib.media import MIN_SIDE  # noqa: E402,F401 -- Rekognition's minimum side, px
+
+
+def unframe(result, *frames):
+    """`result` (Rekognition's shapes) with every box and point found in a padded picture
+    mapped back to the picture it was padded from (`frames`: chalicelib.media.Frame, innermost
+    padding first; None for none): labels' instances, text geometry, faces and landmarks."""
+    frames = [f for f in frames if f is not None]
+    if not frames:
+        return result
+    result = copy.deepcopy(result)
+    for frame in frames:
+        for label in result.get("Labels") or ():
+            for instance in label.get("Instances") or ():
+                _unframe_box(instance, frame)
+        for det in result.get("TextDetections") or ():
+            geometry = det.get("Geometry") or {}
+            _unframe_box(geometry, frame)
+            for point in geometry.get("Polygon") or ():
+                _unframe_point(point, frame)
+        for face in result.get("FaceDetails") or ():
+            unframe_face(face, frame)
+    return result
+
+
+def unframe_face(face, frame):
+    """A FaceDetail (or IndexFaces' Face) found in a padded picture, mapped back in place."""
+    if frame is not None:
+        _unframe_box(face, frame)
+        for point in face.get("Landmarks") or ():
+            _unframe_point(point, frame)
+    return face
+
+
+def _clip(v):
+    return min(1.0, max(0.0, v))
+
+
+def _unframe_box(holder, frame):
+    box = holder.get("BoundingBox")
+    if not box:
+        return
+    left, top = box.get("Left", 0.0), box.get("Top", 0.0)
+    x0 = _clip((left * frame.outer_width - frame.left) / frame.width)
+    y0 = _clip((top * frame.outer_height - frame.top) / frame.height)
+    x1 = _clip(((left + box.get("Width", 0.0)) * frame.outer_width - frame.left) / frame.width)
+    y1 = _clip(((top + box.get("Height", 0.0)) * frame.outer_height - frame.top) / frame.height)
+    holder["BoundingBox"] = dict(box, Left=round(x0, 6), Top=round(y0, 6), Width=round(x1 - x0, 6),
+                                 Height=round(y1 - y0, 6))
+
+
+def _unframe_point(point, frame):
+    if "X" in point:
+        point["X"] = round(_clip((point["X"] * frame.outer_width - frame.left) / frame.width), 6)
+    if "Y" in point:
+        point["Y"] = round(_clip((point["Y"] * frame.outer_height - frame.top) / frame.height), 6)
 
 
 class ImageRejected(Exception):

@@ -1,8 +1,8 @@
-"""Amazon Rekognition analyzer (reads the object straight from S3)."""
+"""Amazon Rekognition analyzer (reads the object straight from S3, or the converted bytes)."""
 import botocore.exceptions
 
 from chalicelib import settings
-from chalicelib.analysis import ImageRejected
+from chalicelib.analysis import ImageRejected, unframe
 from chalicelib.retry import TransientError
 
 # The image's own fault: record it, never retry.
@@ -49,7 +49,8 @@ class RekognitionAnalyzer:
         if "faces" in features:
             result["FaceDetails"] = self._call(self.client.detect_faces, Image=image,
                                                Attributes=["ALL"]).get("FaceDetails", [])
-        return result
+        # a picture padded to Rekognition's minimum size: boxes back to the picture's own ratios
+        return unframe(result, getattr(source.converted, "frame", None))
 
     def _call(self, fn, **kwargs):
         return call(fn, **kwargs)

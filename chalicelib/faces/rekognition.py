@@ -5,6 +5,7 @@ store says it belongs to the caller (ExternalImageId is the photo id, FaceId is 
 the face record as ``matcher_id``).  A missing collection is created on first use
 (idempotently) and the call repeated.
 """
+from chalicelib.analysis import unframe_face
 from chalicelib.analysis.rekognition import call
 from chalicelib.faces import NoFace, match_boxes
 
@@ -23,6 +24,11 @@ def _image(image):
     if "bytes" in image:
         return {"Bytes": image["bytes"]}
     return {"S3Object": {"Bucket": image["bucket"], "Name": image["key"]}}
+
+
+def _frame(image):
+    """Where the picture is in padded bytes (chalicelib.media.Converted), or None."""
+    return getattr(image.get("bytes"), "frame", None)
 
 
 class CollectionMatcher:
@@ -57,7 +63,7 @@ class CollectionMatcher:
         response = self._in_collection(self.client.index_faces, Image=_image(image), ExternalImageId=photo_id,
                                        DetectionAttributes=["ALL"], MaxFaces=100, QualityFilter="NONE")
         records = response.get("FaceRecords", [])
-        return [r["FaceDetail"] for r in records], [r["Face"]["FaceId"] for r in records]
+        return [unframe_face(r["FaceDetail"], _frame(image)) for r in records], [r["Face"]["FaceId"] for r in records]
 
     def index(self, doc, image, faces):
         if not faces:
@@ -66,7 +72,8 @@ class CollectionMatcher:
                                        ExternalImageId=doc["photo_id"], DetectionAttributes=["DEFAULT"],
                                        MaxFaces=100, QualityFilter="NONE")
         records = response.get("FaceRecords", [])
-        pairs = match_boxes([f["box"] for f in faces], [r["Face"]["BoundingBox"] for r in records])
+        pairs = match_boxes([f["box"] for f in faces],
+                            [unframe_face(dict(r["Face"]), _frame(image))["BoundingBox"] for r in records])
         extra = [r["Face"]["FaceId"] for j, r in enumerate(records) if j not in pairs]
         if extra:   # faces IndexFaces found that DetectFaces did not: keep nothing we cannot show
             self.remove(extra)

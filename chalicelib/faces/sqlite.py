@@ -7,7 +7,7 @@ per-owner generation number, bumped inside the same transaction as the change).
 import json
 import threading
 
-from chalicelib.index.sqlite import Transaction, connect
+from chalicelib.index.sqlite import BUSY_TIMEOUT_SECONDS, Transaction, connect, translate_errors
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS faces (
@@ -39,9 +39,11 @@ CREATE TABLE IF NOT EXISTS face_owners (
 FIELDS = ("person_id", "assigned_by", "rejected", "grouped")
 
 
+@translate_errors      # a locked or read-only file: BackendUnavailable (503), as for the photo index
 class SQLiteFaceStore:
-    def __init__(self, path):
+    def __init__(self, path, busy_timeout=BUSY_TIMEOUT_SECONDS):
         self.path = path
+        self.busy_timeout = busy_timeout
         self._local = threading.local()
         self._cache = {}            # owner -> (generation, (face_ids, photo_ids, matrix))
         self._cache_lock = threading.Lock()
@@ -49,7 +51,7 @@ class SQLiteFaceStore:
     def _db(self):
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = connect(self.path)
+            conn = self._local.conn = connect(self.path, self.busy_timeout)
         return conn
 
     def _write(self):

@@ -24,6 +24,8 @@ Interface (every implementation passes tests/contract/test_index_contract.py):
 - ``bulk(actions) -> [outcome]``: actions ``("put", doc, version)`` or
   ``("delete", photo_id, version)``; outcomes "ok", "conflict", "missing".
 - ``refresh()``: make writes visible to search (a no-op where they already are).
+- ``status_counts(owner) -> {status: n, "retrying": n}``: the owner's photos per status
+  (and the failed ones that will be retried), for GET /status.
 
 Query semantics, identical on every backend:
 - Words come from chalicelib.index.terms.query_words (case-insensitive, plural
@@ -37,9 +39,11 @@ Query semantics, identical on every backend:
 """
 import base64
 import json
+import math
 from collections import namedtuple
 
 from chalicelib.errors import BadRequest
+from chalicelib.keys import is_photo_id
 
 Page = namedtuple("Page", "hits next")
 
@@ -51,14 +55,43 @@ def encode_cursor(kind, values):
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
+MAX_CURSOR_CHARS = 1024
+MAX_SORT_VALUE = 2 ** 63 - 1    # sort values are SQLite INTEGERs / OpenSearch longs, doubles or photo ids
+CURSOR_HELP = "pass the `next` value of the previous page unchanged, with the same q, sort and filters"
+
+
 def decode_cursor(kind, cursor):
-    if not cursor:
+    """The sort values of the last hit of the previous page, validated: a cursor is opaque to
+    clients, so anything that is not one of ours (any JSON type, tampered values, another
+    query's cursor) is a BadRequest, never a backend error."""
+    if cursor is None or cursor == "":
         return None
+    if not isinstance(cursor, str):
+        raise BadRequest("cursor must be a string: " + CURSOR_HELP)
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise BadRequest("cursor is longer than any this service issues: " + CURSOR_HELP)
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
-        if data["k"] != kind or not isinstance(data["v"], list) or len(data["v"]) != 2:  # kind: "search:newest"...
+        if not isinstance(data, dict) or data.get("k") != kind:     # kind: "search:newest"...
             raise ValueError
-        return data["v"]
-    except (ValueError, KeyError, TypeError):
-        raise BadRequest("cursor is not valid for this query")
+        values = data.get("v")
+        if not isinstance(values, list) or len(values) != 2 or not _sort_value(kind, values[0]) \
+                or not is_photo_id(values[1]):
+            raise ValueError
+        return values
+    except (ValueError, TypeError, RecursionError):
+        raise BadRequest(INVALID_CURSOR)
+
+
+INVALID_CURSOR = "cursor is not valid for this query: " + CURSOR_HELP
+
+
+def _sort_value(kind, value):
+    """By relevance a score (a number); by time a time in milliseconds (a whole number) or null
+    (a photo without one): what the backends return, within what they accept back."""
+    if isinstance(value, bool):
+        return False
+    if kind.endswith(":relevance"):
+        return isinstance(value, (int, float)) and math.isfinite(value) and abs(value) <= MAX_SORT_VALUE
+    return value is None or (isinstance(value, int) and -MAX_SORT_VALUE - 1 <= value <= MAX_SORT_VALUE)

@@ -2,6 +2,7 @@
 from datetime import datetime, timezone
 
 from chalicelib.index.terms import label_terms, tokens
+from chalicelib.keys import face_crop_number
 
 STATUS_PENDING = "pending"      # stored, analysis not finished (the reconciler completes it)
 STATUS_INDEXED = "indexed"
@@ -125,7 +126,7 @@ def public(doc, url=None, sign=None):
         out["thumbnail_url"] = sign(thumbs["thumbnail"])
     if sign and out.get("faces"):
         for n, face in enumerate(out["faces"], 1):
-            crop = [k for k in thumbs.get("faces", ()) if k.endswith(".face-%d.jpg" % n)]
+            crop = [k for k in thumbs.get("faces", ()) if face_crop_number(k) == n]
             if crop:
                 face["crop_url"] = sign(crop[0])
     return out

@@ -16,7 +16,7 @@ Sorts: ``relevance`` (the default with words), ``newest`` (the default without),
 by the photo's time: when it was taken, else when it was uploaded.
 """
 import math
-from datetime import datetime, time, timezone
+from datetime import datetime, time, timedelta, timezone
 
 from chalicelib.errors import BadRequest
 
@@ -41,7 +41,13 @@ def _when(name, value, end_of_day):
                 moment = moment.replace(tzinfo=timezone.utc)
     except ValueError:
         raise BadRequest("%s must be a date (YYYY-MM-DD) or an ISO time" % name)
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    try:
+        moment = moment.astimezone(timezone.utc)
+    except OverflowError:
+        # A time whose UTC equivalent is past year 9999 or before year 1 (9999-12-31T23:00-12:00):
+        # the nearest representable one selects the same photos.
+        moment = (datetime.max if moment.utcoffset() < timedelta(0) else datetime.min).replace(tzinfo=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _bool(name, value):
@@ -61,9 +67,19 @@ def _choice(name, value, allowed):
     return value
 
 
+def _scalar(name, value):
+    """A filter is one string, number or boolean; text must be valid Unicode (no lone surrogates)."""
+    if not isinstance(value, (str, int, float, bool)):
+        raise BadRequest("%s must be a string, a number or true/false, not a JSON %s"
+                         % (name, "object" if isinstance(value, dict) else "array"))
+    if isinstance(value, str) and any("\ud800" <= c <= "\udfff" for c in value):
+        raise BadRequest("%s must be valid Unicode text (it contains an unpaired surrogate)" % name)
+    return value
+
+
 def parse(params):
     """Validated filters from query parameters or a JSON object; unknown names are ignored."""
-    params = {k: v for k, v in (params or {}).items() if k in NAMES and v not in (None, "")}
+    params = {k: _scalar(k, v) for k, v in (params or {}).items() if k in NAMES and v is not None and v != ""}
     out = {}
     for name in ("taken_from", "uploaded_from"):
         if name in params:
@@ -87,7 +103,7 @@ def parse(params):
         try:
             lat, lon = (float(x) for x in str(params["near"]).split(","))
             radius = float(params.get("radius_km", 10))
-        except ValueError:
+        except (TypeError, ValueError):
             raise BadRequest('near must be "lat,lon" and radius_km a number of kilometres')
         if not (-90 <= lat <= 90 and -180 <= lon <= 180 and 0 < radius <= 20050):
             raise BadRequest("near or radius_km is out of range")

@@ -7,8 +7,8 @@ client: no string interpolation anywhere.  Owner isolation is a server-side
 import opensearchpy
 from opensearchpy import OpenSearch, RequestsHttpConnection
 
-from chalicelib.errors import BackendUnavailable, VersionConflict
-from chalicelib.index import ANY, Page, decode_cursor, encode_cursor
+from chalicelib.errors import BackendUnavailable, BadRequest, VersionConflict
+from chalicelib.index import ANY, INVALID_CURSOR, Page, decode_cursor, encode_cursor
 
 KEYWORD = {"type": "keyword"}
 MAPPINGS = {
@@ -247,6 +247,17 @@ class OpenSearchIndex:
             hits = self.client.search(index=self.name, body=body)["hits"]["hits"]
         return hits[0]["_source"] if hits else None
 
+    def status_counts(self, owner):
+        body = {"size": 0, "track_total_hits": False, "query": {"bool": {"filter": [{"term": {"owner": owner}}]}},
+                "aggs": {"by_status": {"terms": {"field": "status", "size": 10}},
+                         "retrying": {"filter": {"bool": {"filter": [{"term": {"status": "failed"}},
+                                                                      {"term": {"retryable": True}}]}}}}}
+        with _translated():
+            aggs = self.client.search(index=self.name, body=body)["aggregations"]
+        counts = {b["key"]: b["doc_count"] for b in aggs["by_status"]["buckets"]}
+        counts["retrying"] = aggs["retrying"]["doc_count"]
+        return counts
+
     def scan(self, bucket, after_key="", size=100):
         with _translated():
             result = self.client.search(index=self.name, body=scan_body(bucket, after_key, size))
@@ -254,7 +265,13 @@ class OpenSearchIndex:
 
     def _page(self, kind, body, size):
         with _translated():
-            result = self.client.search(index=self.name, body=body)
+            try:
+                result = self.client.search(index=self.name, body=body)
+            except opensearchpy.RequestError as e:
+                if "search_after" not in body:
+                    raise
+                # values decode_cursor lets through that the cluster still refuses (a tampered cursor)
+                raise BadRequest(INVALID_CURSOR) from e
         hits = result["hits"]["hits"]
         more = len(hits) > size
         hits = hits[:size]

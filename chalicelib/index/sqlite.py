@@ -16,15 +16,18 @@ term, which a plain covering index answers directly and identically to the
 OpenSearch backend (FTS5's tokenizer and bm25 would differ from it).
 
 Safe with concurrent requests: one connection per thread, WAL, busy timeout,
-writes in IMMEDIATE transactions with the version check inside.
+writes in IMMEDIATE transactions with the version check inside.  A file that stays
+locked past the busy timeout, or is read-only, answers BackendUnavailable (503).
 """
+import functools
+import inspect
 import json
 import os
 import sqlite3
 import threading
 from datetime import datetime
 
-from chalicelib.errors import BackendUnavailable, VersionConflict
+from chalicelib.errors import BackendUnavailable, BadRequest, VersionConflict
 from chalicelib.index import ANY, Page, decode_cursor, encode_cursor
 from chalicelib.index.filters import EARTH_RADIUS_KM, distance_km
 
@@ -71,15 +74,65 @@ CREATE INDEX IF NOT EXISTS photos_owner_hash ON photos (owner, content_hash);
 """
 
 
-def connect(path):
-    """A connection for one thread: WAL, autocommit (writes use Transaction), 30 s busy timeout."""
+BUSY_TIMEOUT_SECONDS = 30.0
+
+# Primary SQLite result codes that say the file cannot be used right now (another process holds
+# the write lock, it is read-only, the disk is full...): BackendUnavailable (503, try again), not
+# a bug.  Every other error (SQL errors, constraint violations) stays an internal error.
+UNAVAILABLE = {5: "is locked by another process", 6: "is locked by another connection", 8: "is read-only",
+               10: "cannot be read or written (I/O error)", 13: "is full (no space left)", 14: "cannot be opened",
+               15: "is locked by another process"}
+
+
+def unavailable(path, error):
+    """BackendUnavailable for an SQLite error that waiting or an operator can cure, else None."""
+    code = getattr(error, "sqlite_errorcode", None)
+    what = UNAVAILABLE.get(code & 0xFF) if isinstance(code, int) else None
+    if what is None and code is None and isinstance(error, sqlite3.OperationalError):
+        text = str(error)          # (Python < 3.11 has no error codes)
+        what = next((w for needle, w in (("locked", UNAVAILABLE[5]), ("readonly", UNAVAILABLE[8]),
+                                         ("unable to open", UNAVAILABLE[14]), ("disk I/O", UNAVAILABLE[10]))
+                     if needle in text), None)
+    if what is None:
+        return None
+    return BackendUnavailable("the index database (SQLite file %s) %s: %s; try again later" % (path, what, error))
+
+
+def translate_errors(cls):
+    """Class decorator: in every public method, SQLite errors that mean "not now" become
+    BackendUnavailable, and text SQLite cannot store (lone surrogates) becomes BadRequest."""
+    for name, fn in list(vars(cls).items()):
+        if inspect.isfunction(fn) and not name.startswith("_"):
+            setattr(cls, name, _translated(fn))
+    return cls
+
+
+def _translated(fn):
+    @functools.wraps(fn)
+    def method(self, *args, **kwargs):
+        try:
+            return fn(self, *args, **kwargs)
+        except sqlite3.Error as e:
+            error = unavailable(self.path, e)
+            if error is None:
+                raise
+            raise error from e
+        except UnicodeEncodeError as e:
+            raise BadRequest("text must be valid Unicode: %r is an unpaired surrogate" % e.object[e.start:e.end]) \
+                from e
+    return method
+
+
+def connect(path, busy_timeout=BUSY_TIMEOUT_SECONDS):
+    """A connection for one thread: WAL, autocommit (writes use Transaction); a write waits up to
+    `busy_timeout` seconds for another writer's lock before it fails (BackendUnavailable)."""
     try:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=30000")
-    except sqlite3.Error as e:
+        conn.execute("PRAGMA busy_timeout=%d" % int(busy_timeout * 1000))
+    except (sqlite3.Error, OSError) as e:
         raise BackendUnavailable("the index file %s cannot be opened: %s" % (path, e))
     return conn
 
@@ -118,15 +171,17 @@ def _public(doc):
     return out
 
 
+@translate_errors
 class SQLiteIndex:
-    def __init__(self, path):
+    def __init__(self, path, busy_timeout=BUSY_TIMEOUT_SECONDS):
         self.path = path
+        self.busy_timeout = busy_timeout
         self._local = threading.local()
 
     def _db(self):
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = connect(self.path)
+            conn = self._local.conn = connect(self.path, self.busy_timeout)
             conn.create_function("distance_km", 4, distance_km, deterministic=True)
         return conn
 
@@ -196,6 +251,17 @@ class SQLiteIndex:
                 else:
                     outcomes.append(self._delete(db, target, version))
         return outcomes
+
+    def status_counts(self, owner):
+        rows = self._db().execute(
+            "SELECT json_extract(doc, '$.status'), json_extract(doc, '$.retryable'), COUNT(*) FROM photos "
+            "WHERE owner = ? GROUP BY 1, 2", (owner,)).fetchall()
+        counts = {}
+        for status, retryable, n in rows:
+            counts[status] = counts.get(status, 0) + n
+            if status == "failed" and retryable:
+                counts["retrying"] = counts.get("retrying", 0) + n
+        return counts
 
     def _put(self, db, doc, version):
         row = db.execute("SELECT version FROM photos WHERE photo_id = ?", (doc["photo_id"],)).fetchone()
@@ -355,5 +421,20 @@ class Transaction:
         return self.db
 
     def __exit__(self, exc_type, exc, tb):
-        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if exc_type is None:
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.Error:
+                self._rollback()
+                raise
+        else:
+            self._rollback()
         return False
+
+    def _rollback(self):
+        """Never leave the thread's connection inside a transaction (every later BEGIN would fail)."""
+        if self.db.in_transaction:
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass    # SQLite already rolled back (e.g. after SQLITE_FULL or an I/O error)

@@ -1,6 +1,6 @@
 """S3 event notifications -> pipeline calls, for every record of an event."""
-from chalicelib import logs
-from chalicelib.keys import key_from_event
+from chalicelib import jobs, logs
+from chalicelib.keys import key_from_event, parse_key, photo_id
 from chalicelib.pipeline.indexing import index_object
 from chalicelib.pipeline.removal import remove_object
 from chalicelib.retry import TransientError
@@ -10,11 +10,12 @@ def handle(services, raw_event, accept, deadline=None):
     """Process every record whose eventName starts with `accept`
     ("ObjectCreated:" or "ObjectRemoved:").  Returns the outcomes.
 
-    Records are independent: a transient failure of one does not stop the
-    others; it is raised at the end so Lambda retries the event (the records
-    already done are then duplicates and do nothing).
+    Records are independent: any failure of one (transient, a backend down, a
+    bug) does not stop the others; the first is raised at the end so Lambda
+    retries the event (the records already done are then duplicates and do
+    nothing).
     """
-    outcomes, failure = [], None
+    outcomes, failure, queued = [], None, []
     for record in raw_event.get("Records", ()):
         name = record.get("eventName", "")
         s3 = record.get("s3") or {}
@@ -26,15 +27,28 @@ def handle(services, raw_event, accept, deadline=None):
             continue
         key = key_from_event(obj["key"])
         try:
-            if accept == "ObjectCreated:":
+            if accept == "ObjectCreated:" and services.queue is not None:
+                # analysis is queued: one message per photo, indexed by the index_job workers
+                queued.append(jobs.index_job(bucket, key, obj.get("eTag"), obj.get("sequencer"), source="event"))
+                outcome = "queued"
+                logs.event("index", "queued", photo_id=photo_id(bucket, key) if parse_key(key) else None,
+                           source="event")
+            elif accept == "ObjectCreated:":
                 outcome, _ = index_object(services, bucket, key, etag=obj.get("eTag"),
                                           sequencer=obj.get("sequencer"), deadline=deadline)
             else:
                 outcome, _ = remove_object(services, bucket, key, sequencer=obj.get("sequencer"))
-        except TransientError as e:
+        except Exception as e:   # noqa: BLE001 -- one record's failure never stops the others
+            # (analysis failures already ended in a document; this is a backend being down or a
+            # bug: raised at the end so Lambda retries the event, whose done records are no-ops)
+            if not isinstance(e, TransientError):
+                logs.event("s3-record", "error", photo_id=None, event_name=name, error=type(e).__name__,
+                           message=str(e)[:300])
             failure = failure or e
             outcome = "retry"
         outcomes.append(outcome)
+    if queued:
+        services.queue.send(queued)     # a failure here fails the event: Lambda retries it whole
     if failure is not None:
         raise failure
     return outcomes

@@ -11,6 +11,7 @@ from chalicelib import logs, settings
 from chalicelib.faces import face_id
 from chalicelib.faces.grouping import group_faces
 from chalicelib.index.documents import now_iso
+from chalicelib.keys import face_crop_number
 from chalicelib.retry import TransientError, call_with_retries
 
 
@@ -71,7 +72,7 @@ def register(services, doc, image, deadline=None, vectors_from=None, matcher_ids
     records = []
     for n, (face, fid, mid, vector) in enumerate(zip(faces, ids, matcher_ids, vectors), 1):
         prev = old.get(fid, {})
-        crop = [k for k in crops if k.endswith(".face-%d.jpg" % n)]
+        crop = [k for k in crops if face_crop_number(k) == n]
         records.append({
             "face_id": fid, "owner": doc["owner"], "photo_id": pid, "n": n, "box": face["box"],
             "confidence": face.get("confidence"), "crop_key": crop[0] if crop else None,

@@ -12,12 +12,14 @@ Order rules (S3 delivers events at least once and in any order):
   conflict the newer document is re-read and the rules applied again.
 """
 import hashlib
+import traceback
+from datetime import datetime, timedelta, timezone
 
 from chalicelib import keys, logs, media, settings
 from chalicelib.pipeline import faces as face_steps
 from chalicelib.analysis import ImageRejected, PhotoSource, normalize_faces, normalize_labels, \
     normalize_moderation, normalize_properties, normalize_text
-from chalicelib.errors import VersionConflict
+from chalicelib.errors import BackendUnavailable, VersionConflict
 from chalicelib.index import documents
 from chalicelib.index.documents import STATUS_FAILED, STATUS_INDEXED, STATUS_PENDING, STATUS_UNSUPPORTED, \
     sequencer_newer
@@ -97,7 +99,10 @@ def index_object(services, bucket, key, etag=None, sequencer=None, deadline=None
 
     new, error = analyse(services, parsed.owner, bucket, key, info, sequencer, doc, deadline)
     outcome = _write(services, new, version, sequencer, info.etag, analysed=True)
-    face_steps.forget_stale(services, services.index.get(pid)[0] if outcome == Outcome.STALE else new)
+    if outcome == Outcome.GONE:
+        face_steps.remove_photo_faces(services, pid)
+    else:
+        face_steps.forget_stale(services, services.index.get(pid)[0] if outcome == Outcome.STALE else new)
     if outcome == STATUS_INDEXED and new.get("faces_indexed"):
         face_steps.group_photo(services, pid)
     fields = dict(photo_id=pid, source=source, ms=timer.ms, status=new["status"])
@@ -109,10 +114,59 @@ def index_object(services, bucket, key, etag=None, sequencer=None, deadline=None
     return outcome, pid
 
 
+def attempts_of(previous):
+    """This analysis's attempt number: one more than the last one while it is being retried."""
+    return previous.get("attempts", 0) + 1 if previous and needs_retry(previous) else 1
+
+
+def retry_due(doc, now=None):
+    """A retryable failure's backoff has passed (documents without `retry_at` are due)."""
+    return (doc.get("retry_at") or "") <= (now or documents.now_iso())
+
+
+def _give_up_or_retry(doc, attempts):
+    """Cap the retries of one object: after MAX_ATTEMPTS it is `failed` for good (visible to
+    its owner, never analysed again until the file changes); before that the next try waits
+    RETRY_BACKOFF_SECONDS x 2^(attempts-1)."""
+    limit = settings.get_int("MAX_ATTEMPTS", minimum=1, maximum=100)
+    if attempts >= limit:
+        doc["retryable"] = False
+        doc["reason"] = "%s (gave up after %d attempts)" % (doc["reason"].replace(" (will be retried)", ""),
+                                                            attempts)
+        doc["retry_at"] = None
+    else:
+        wait = settings.get_float("RETRY_BACKOFF_SECONDS", minimum=0) * 2 ** (attempts - 1)
+        doc["retry_at"] = documents.iso(datetime.now(timezone.utc) + timedelta(seconds=wait))
+    return doc
+
+
 def analyse(services, owner, bucket, key, info, sequencer, previous=None, deadline=None):
-    """The document for the object as it is now: (doc, transient_error_or_None)."""
+    """The document for the object as it is now: (doc, transient_error_or_None).
+
+    Whatever goes wrong with this one object (a decoder bug on a hostile file, an analyzer
+    error) ends in a final document, `failed` with the reason, never in an exception that
+    stops a reconcile pass or the rest of an event.  Only a backend being down is raised
+    (that is not the object's fault, and the work is retried as a whole)."""
+    attempts = attempts_of(previous)
+    try:
+        new, error = _analyse(services, owner, bucket, key, info, sequencer, attempts, deadline)
+    except (BackendUnavailable, VersionConflict):
+        raise
+    except Exception as e:   # noqa: BLE001 -- one object's failure must never stop another's
+        logs.event("index", "error", photo_id=photo_id(bucket, key), error=type(e).__name__, message=str(e)[:300],
+                   traceback=traceback.format_exc(limit=6)[-2000:])
+        new = documents.build(photo_id(bucket, key), owner, bucket, key, info, sequencer, STATUS_FAILED,
+                              reason="ProcessingError: %s: %s (will be retried)" % (type(e).__name__,
+                                                                                     str(e)[:200]),
+                              retryable=True, engine=getattr(services.analyzer, "engine", None), attempts=attempts)
+        error = None
+    if new.get("status") == STATUS_FAILED and new.get("retryable"):
+        _give_up_or_retry(new, attempts)
+    return new, error
+
+
+def _analyse(services, owner, bucket, key, info, sequencer, attempts, deadline):
     pid = photo_id(bucket, key)
-    attempts = (previous or {}).get("attempts", 0) + 1 if previous and needs_retry(previous) else 1
 
     def doc(status, labels=(), reason=None, retryable=False, content_type=None, model_version=None, text=(),
             properties=None, faces=(), moderation=None, metadata=None, thumbnails=None):
@@ -143,11 +197,24 @@ def analyse(services, owner, bucket, key, info, sequencer, previous=None, deadli
     content_type = sniff_image_type(data[:SNIFF_BYTES]) or "image/" + metadata["format"]
     converted = None
     try:
-        # Decoding the thumbnail first proves the pixels decode (truncated or damaged files fail
-        # here, before any analysis is paid for).
-        small = media.thumbnail(data, settings.get_int("THUMBNAIL_SIZE", minimum=0, maximum=2048) or 256)
-        if media.needs_conversion(metadata) or len(data) > settings.REKOGNITION_S3_MAX_BYTES:
-            converted = media.to_jpeg(data)
+        # The pixels are decoded once, within DECODE_MAX_BYTES, before any analysis is paid for
+        # (truncated or damaged files fail here).  That picture (`small`) makes the thumbnail,
+        # the face crops and the JPEG converted for Rekognition (a format it does not take, an
+        # orientation to apply, too many bytes, under 80 px: padded), and the local engine
+        # analyses it.  Only Rekognition reads a converted JPEG.
+        for_rekognition = getattr(services.analyzer, "engine", None) != "local" \
+            or getattr(services.matcher, "engine", None) == "rekognition"
+        convert = for_rekognition and (media.needs_conversion(metadata)
+                                       or len(data) > settings.REKOGNITION_S3_MAX_BYTES
+                                       or min(metadata["width"], metadata["height"]) < media.MIN_SIDE)
+        small = media.decode(data, media.CONVERTED_SIDE if convert else media.WORKING_SIDE,
+                             settings.get_int("DECODE_MAX_PIXELS", minimum=1),
+                             settings.get_int("DECODE_MAX_BYTES", minimum=1))
+        if convert:
+            converted = small.jpeg(min_side=media.MIN_SIDE)
+    except media.TooLarge as e:
+        return doc(STATUS_UNSUPPORTED, reason="ImageTooLarge: %s" % e, content_type=content_type,
+                   metadata=metadata), None
     except media.Corrupt as e:
         return doc(STATUS_FAILED, reason="InvalidImageFormat: the image cannot be decoded (%s)" % e,
                    content_type=content_type, metadata=metadata), None
@@ -161,11 +228,12 @@ def analyse(services, owner, bucket, key, info, sequencer, previous=None, deadli
                   content_type=content_type, model_version=same.get("label_model_version"),
                   text=[{k: v for k, v in line.items() if k != "terms"} for line in same.get("text_lines") or ()],
                   properties=same.get("properties"), faces=faces, moderation=same.get("moderation"),
-                  metadata=metadata, thumbnails=write_thumbnails(services, key, small, data, converted, faces))
+                  metadata=metadata, thumbnails=write_thumbnails(services, key, small, data, converted,
+                                                                croppable(services, owner, faces)))
         new["content_hash"], new["reused_from"] = content_hash, same["photo_id"]
         face_steps.register(services, new, _image(bucket, key, converted), deadline, vectors_from=same["photo_id"])
         return new, None
-    source = PhotoSource(bucket, key, info.etag, lambda: data, converted)
+    source = PhotoSource(bucket, key, info.etag, lambda: data, converted, small)
     features = settings.features()
     min_conf = settings.get_float("MIN_CONFIDENCE", minimum=0, maximum=100)
     max_labels = settings.get_int("MAX_LABELS", minimum=1, maximum=1000)
@@ -188,7 +256,7 @@ def analyse(services, owner, bucket, key, info, sequencer, previous=None, deadli
         return doc(STATUS_FAILED, reason="%s (will be retried)" % e, retryable=True,
                    content_type=content_type, metadata=metadata), e
     faces = normalize_faces(result.get("FaceDetails"))
-    thumbs = write_thumbnails(services, key, small, data, converted, faces)
+    thumbs = write_thumbnails(services, key, small, data, converted, croppable(services, owner, faces))
     new = _hashed(doc(STATUS_INDEXED, normalize_labels(result), content_type=content_type, thumbnails=thumbs,
                       model_version=result.get("LabelModelVersion"), text=normalize_text(result.get("TextDetections")),
                       properties=normalize_properties(result.get("ImageProperties")),
@@ -209,15 +277,28 @@ def _hashed(doc, content_hash):
     return doc
 
 
+def croppable(services, owner, faces):
+    """The faces to crop: none for an owner who opted out of face recognition (a crop of a
+    face is biometric data too)."""
+    if faces and services.faces is not None and services.faces.get_owner(owner).get("opted_out"):
+        return []
+    return faces
+
+
 def write_thumbnails(services, key, small, data, converted, faces):
-    """Write the thumbnail and one crop per face; their keys, or None when thumbnails are off."""
-    if not settings.get_int("THUMBNAIL_SIZE", minimum=0, maximum=2048):
+    """Write the thumbnail and one crop per face; their keys, or None when thumbnails are off.
+    `small` is the decoded media.Picture (or a ready thumbnail JPEG, with the crops then made
+    from `converted` or `data`)."""
+    size = settings.get_int("THUMBNAIL_SIZE", minimum=0, maximum=2048)
+    if not size:
         return None
-    services.storage.write(keys.thumbnail_key(key), small, "image/jpeg")
+    picture = small if isinstance(small, media.Picture) else None
+    services.storage.write(keys.thumbnail_key(key), picture.thumbnail(size) if picture else small, "image/jpeg")
     out = {"thumbnail": keys.thumbnail_key(key), "faces": []}
     if faces:
-        picture = converted or media.to_jpeg(data)
-        for n, crop in enumerate(media.face_crops(picture, [f["box"] for f in faces]), 1):
+        boxes = [f["box"] for f in faces]
+        crops = picture.face_crops(boxes) if picture else media.face_crops(converted or media.to_jpeg(data), boxes)
+        for n, crop in enumerate(crops, 1):
             if crop is not None:
                 services.storage.write(keys.face_crop_key(key, n), crop, "image/jpeg")
                 out["faces"].append(keys.face_crop_key(key, n))
@@ -234,13 +315,46 @@ def _keeps_current(current, sequencer, etag):
 
 
 def _write(services, new, version, sequencer, etag, analysed):
-    """Conditional write; on a conflict, re-read and re-apply the order rules."""
+    """Conditional write; on a conflict, re-read and re-apply the order rules.
+
+    A photo removed while it was analysed stays removed: when the document is gone after a
+    conflict, or the object is gone once our write landed, the document (if it is ours)
+    and the files made from it are deleted and the outcome is GONE."""
     for _ in range(WRITE_ATTEMPTS):
         try:
             services.index.put(new, version)
-            return new["status"] if analysed else Outcome.UNCHANGED
+            break
         except VersionConflict:
             current, version = services.index.get(new["photo_id"])
+            if current is None and version is None and _object_gone(services, new["key"], etag):
+                _drop_derived(services, new, analysed)
+                return Outcome.GONE
             if _keeps_current(current, sequencer, etag):
                 return Outcome.STALE
-    raise VersionConflict("photo %s kept changing while being indexed" % new["photo_id"])
+    else:
+        raise VersionConflict("photo %s kept changing while being indexed" % new["photo_id"])
+    if _object_gone(services, new["key"], etag):
+        # deleted between our HEAD and our write: its removal may have run before the write
+        current, current_version = services.index.get(new["photo_id"])
+        if current is not None and current.get("etag") == etag:
+            try:
+                services.index.delete(new["photo_id"], current_version)
+            except VersionConflict:
+                pass     # a newer writer owns the document now
+        _drop_derived(services, new, analysed)
+        return Outcome.GONE
+    return new["status"] if analysed else Outcome.UNCHANGED
+
+
+def _object_gone(services, key, etag=None):
+    """Gone, not merely changed: a changed object has a newer event that rewrites the document."""
+    return services.storage.head(key) is None
+
+
+def _drop_derived(services, doc, analysed):
+    """The thumbnail and crops this analysis wrote, when the photo turned out to be gone."""
+    if analysed and services.storage.head(doc["key"]) is None:
+        thumbs = doc.get("thumbnails") or {}
+        for key in [thumbs.get("thumbnail")] + list(thumbs.get("faces", ())):
+            if key:
+                services.storage.delete(key)

@@ -4,11 +4,17 @@ Walks the objects under ``usercontent/`` and the index's documents in the same
 key order (UTF-8 byte order, which is also code point order) and merges the
 two streams, holding only one page of each in memory:
 
-- object without document, or with a document of another ETag: analyse it;
+- object without document, or with a document of another ETag: analyse it
+  (with a job queue: write a `pending` document and queue a job; the pass is
+  then a cheap diff and the workers analyse in parallel);
 - document without object: delete it (and its faces, thumbnail and crops);
 - document with a retryable failure: analyse again;
 - indexed photo whose thumbnail or face crops are missing: make them again
-  (the thumbnails/ listing is walked alongside, in the same order);
+  (the thumbnails/ listing is walked alongside, see DerivedWalk); derived files
+  whose photo is gone are deleted at the end of a complete pass;
+- one photo's failure (any exception) is logged and counted in ``errors``; the
+  pass goes on.  A backend that is down stops the pass (the checkpoint keeps
+  what was written);
 - then faces registered but never grouped into people are grouped.
 
 Writes go through the index's bulk API in batches.  Before the time budget
@@ -18,18 +24,22 @@ run that reaches the end clears it.
 """
 import json
 import time
+from datetime import datetime, timedelta, timezone
 
-from chalicelib import keys, logs, media, settings
+from chalicelib import jobs, keys, logs, media, settings
+from chalicelib.index import documents
 from chalicelib.keys import parse_key, photo_id
-from chalicelib.pipeline.indexing import analyse, needs_retry, write_thumbnails
+from chalicelib.pipeline.indexing import analyse, croppable, needs_retry, retry_due, write_thumbnails
 from chalicelib.pipeline import faces as face_steps
 from chalicelib.pipeline.removal import delete_derived
+from chalicelib.errors import BackendUnavailable
 from chalicelib.retry import TransientError
 from chalicelib.settings import PHOTO_PREFIX
 
 
 class Stats(dict):
-    FIELDS = ("scanned", "indexed", "removed", "retried", "failed", "skipped", "repaired", "grouped")
+    FIELDS = ("scanned", "indexed", "queued", "removed", "retried", "failed", "skipped", "repaired", "grouped",
+              "errors", "orphans")
 
     def __init__(self):
         super().__init__({f: 0 for f in self.FIELDS})
@@ -87,18 +97,24 @@ def reconcile(services, time_left=None, progress=None, restart=False, safety=Non
         if not batch:
             return
         outcomes = index.bulk([action for action, _, _ in batch])
+        send = []
         for (action, key, counter), outcome in zip(batch, outcomes):
             if outcome == "conflict":   # an event handler wrote newer data meanwhile
                 stats["skipped"] += 1
             elif counter:
                 stats[counter] += 1
-            if action[0] == "put":      # the photo's faces follow the document that won
+            if counter == "queued":     # the pending document is written: now the job
+                if outcome == "ok":
+                    send.append(jobs.index_job(storage.bucket, key, action[1]["etag"], source="reconcile"))
+            elif action[0] == "put":    # the photo's faces follow the document that won
                 face_steps.forget_stale(services, action[1] if outcome == "ok" else index.get(
                     action[1]["photo_id"])[0])
             done_key = max(done_key, key)
+        if send:
+            services.queue.send(send)
         batch = []
 
-    thumbnails = ThumbnailWalk(storage, after) if settings.get_int("THUMBNAIL_SIZE", minimum=0) else None
+    derived = DerivedWalk(storage, after) if settings.get_int("THUMBNAIL_SIZE", minimum=0) else None
     objects = storage.list(PHOTO_PREFIX, start_after=after)
     docs = _documents(index, storage.bucket, after, batch_size)
     obj, entry = next(objects, None), next(docs, None)
@@ -108,18 +124,32 @@ def reconcile(services, time_left=None, progress=None, restart=False, safety=Non
             complete = False
             break
         doc, version = entry if entry is not None else (None, None)
-        if doc is None or (obj is not None and obj.key < doc["key"]):
-            key, action = obj.key, _for_object(services, obj, None, None, stats)
-            obj = next(objects, None)
-        elif obj is None or doc["key"] < obj.key:
-            key, action = doc["key"], (("delete", doc["photo_id"], version), "removed")
-            delete_derived(services, doc)
-            entry = next(docs, None)
-        else:
-            key, action = obj.key, _for_object(services, obj, doc, version, stats)
-            if action is None and thumbnails is not None and doc.get("status") == "indexed":
-                action = _repair_thumbnails(services, obj, doc, version, thumbnails)
-            obj, entry = next(objects, None), next(docs, None)
+        try:
+            if doc is None or (obj is not None and obj.key < doc["key"]):
+                key, current = obj.key, obj
+                obj = next(objects, None)
+                if derived is not None:
+                    derived.take(current.key)
+                action = _for_object(services, current, None, None, stats)
+            elif obj is None or doc["key"] < obj.key:
+                key = doc["key"]
+                entry = next(docs, None)
+                action = (("delete", doc["photo_id"], version), "removed")
+                delete_derived(services, doc)
+            else:
+                key, current = obj.key, obj
+                obj, entry = next(objects, None), next(docs, None)
+                have = derived.take(current.key) if derived is not None else None
+                action = _for_object(services, current, doc, version, stats)
+                if action is None and have is not None and doc.get("status") == "indexed":
+                    action = _repair_thumbnails(services, current, doc, version, have)
+        except BackendUnavailable:
+            raise           # the backend is down: stop; the checkpoint holds what was flushed
+        except Exception as e:   # noqa: BLE001 -- one photo never stops the pass
+            logs.event("reconcile", "error", photo_id=photo_id(storage.bucket, key), error=type(e).__name__,
+                       message=str(e)[:300])
+            stats["errors"] += 1
+            action = None
         stats["scanned"] += 1
         if action is not None and action[0] is None:      # files repaired, document unchanged
             stats[action[1]] += 1
@@ -134,6 +164,8 @@ def reconcile(services, time_left=None, progress=None, restart=False, safety=Non
             save_checkpoint(storage, done_key)
         if progress:
             progress(stats, key)
+    if derived is not None and complete:
+        stats["orphans"] = derived.finish()
     flush()
     save_checkpoint(storage, "" if complete else done_key)
     if not out_of_time():
@@ -153,6 +185,10 @@ def _for_object(services, obj, doc, version, stats):
         return None
     if doc is not None and doc.get("etag") == obj.etag and not needs_retry(doc):
         return None
+    if doc is not None and doc.get("etag") == obj.etag and not retry_due(doc):
+        return None         # a failed object waiting out its backoff
+    if services.queue is not None:
+        return _queue_object(services, obj, parsed, doc, version)
     info = services.storage.head(obj.key)
     if info is None:  # deleted while we walked: its removal event handles it
         return None
@@ -169,45 +205,94 @@ def _for_object(services, obj, doc, version, stats):
     return ("put", new, version), counter
 
 
-class ThumbnailWalk:
-    """The keys under thumbnails/, read in order as the objects are walked.
+def _queue_object(services, obj, parsed, doc, version):
+    """With a job queue the pass only diffs: the photo gets a `pending` document (its owner
+    sees it waiting; the next pass does not queue it again while the job is young) and,
+    once that is written, a job."""
+    now = documents.now_iso()
+    if doc is not None and doc.get("etag") == obj.etag and doc.get("queued_at") and \
+            doc["queued_at"] > documents.iso(datetime.now(timezone.utc) - timedelta(
+                seconds=settings.get_float("QUEUE_REQUEUE_SECONDS", minimum=0))):
+        return None         # queued recently: its job is still on its way
+    if doc is not None and doc.get("etag") == obj.etag:
+        pending = dict(doc, queued_at=now)           # a retry: the document keeps its attempts
+    else:
+        pending = documents.build(photo_id(services.storage.bucket, obj.key), parsed.owner, services.storage.bucket,
+                                  obj.key, obj, "", documents.STATUS_PENDING)
+        pending["queued_at"] = now
+    return ("put", pending, version), "queued"
 
-    thumbnails/X sorts like usercontent/X, and every key that starts with the current
-    thumbnail key T (its face crops T.face-N.jpg, other photos' thumbnails T...) is read
-    ahead into a small buffer; keys below T can no longer be asked for and are dropped.
+
+class DerivedWalk:
+    """The keys under thumbnails/, read in order alongside the photos.
+
+    A photo's derived files sit in thumbnails/<path>/ (keys.derived_folder).  Listing order
+    and photo order differ only where one photo's path is a prefix of another's ("a" and
+    "a.jpg": the folder "a/" sorts after "a.jpg/"), so keys are read ahead into a buffer
+    keyed by photo until the listing passes the current photo's folder.  Buffered keys of
+    photos the walk has passed without asking are orphans (their photo is gone): deleted
+    when the pass completes, after checking the photo really is gone.
     """
 
     def __init__(self, storage, after):
-        start = keys.thumbnail_key(after) if after else ""
-        self.listing = storage.list(keys.THUMBNAIL_PREFIX, start_after=start)
+        self.storage = storage
+        self.listing = storage.list(keys.THUMBNAIL_PREFIX, start_after=keys.derived_folder(after) if after else "")
         self.head = next(self.listing, None)
-        self.buffer = set()
+        self.buffer = {}            # photo key -> set of its derived keys read so far
+        self.orphans = []
 
-    def present(self, thumb):
-        while self.head is not None and (self.head.key < thumb or self.head.key.startswith(thumb)):
-            self.buffer.add(self.head.key)
+    def take(self, photo_key):
+        """The derived keys present for `photo_key` (each photo asks once, in photo order)."""
+        folder = keys.derived_folder(photo_key)
+        while self.head is not None and (self.head.key < folder or self.head.key.startswith(folder)):
+            owner = keys.photo_of_derived(self.head.key)
+            if owner is None or owner < photo_key:
+                if owner is not None:
+                    self.orphans.append(self.head.key)
+            else:
+                self.buffer.setdefault(owner, set()).add(self.head.key)
             self.head = next(self.listing, None)
-        self.buffer = {k for k in self.buffer if k >= thumb}
-        return self.buffer
+        for passed in [k for k in self.buffer if k < photo_key]:
+            self.orphans.extend(self.buffer.pop(passed))
+        return self.buffer.pop(photo_key, set())
+
+    def finish(self):
+        """Delete orphans: derived files whose photo no longer exists.  Returns how many."""
+        while self.head is not None:
+            if keys.photo_of_derived(self.head.key) is not None:
+                self.orphans.append(self.head.key)
+            self.head = next(self.listing, None)
+        for leftover in self.buffer.values():
+            self.orphans.extend(leftover)
+        deleted = 0
+        for key in self.orphans:
+            if self.storage.head(keys.photo_of_derived(key)) is None:
+                self.storage.delete(key)
+                deleted += 1
+        return deleted
 
 
-def _repair_thumbnails(services, obj, doc, version, walk):
-    """Make a current indexed photo's missing thumbnail or face crops again."""
-    thumb = keys.thumbnail_key(obj.key)
-    have = walk.present(thumb)
+def _repair_thumbnails(services, obj, doc, version, have):
+    """Make a current indexed photo's missing thumbnail or face crops again (also moving
+    files of the older layout, thumbnails/<path> and <path>.face-N.jpg, to today's)."""
     expected = doc.get("thumbnails") or {}
-    wanted = [expected.get("thumbnail")] + list(expected.get("faces", ())) if expected else [thumb]
+    wanted = [expected.get("thumbnail")] + list(expected.get("faces", ())) if expected else [
+        keys.thumbnail_key(obj.key)]
     if all(k in have for k in wanted if k):
         return None
     data = services.storage.read(obj.key)
     if data is None:
         return None
     try:
-        small = media.thumbnail(data, settings.get_int("THUMBNAIL_SIZE", minimum=1, maximum=2048))
-        converted = media.to_jpeg(data) if doc.get("faces") else None
-    except media.Corrupt:
+        picture = media.decode(data)      # once, for the thumbnail and the crops
+    except (media.Corrupt, media.NotAnImage, ValueError):
         return None
-    made = write_thumbnails(services, obj.key, small, data, converted, doc.get("faces") or [])
+    made = write_thumbnails(services, obj.key, picture, data, None,
+                            croppable(services, doc["owner"], doc.get("faces") or []))
+    made = made or {}
+    for old in [expected.get("thumbnail")] + list(expected.get("faces", ())):
+        if old and old not in [made.get("thumbnail")] + list(made.get("faces", ())):
+            services.storage.delete(old)
     logs.event("thumbnails", "repaired", photo_id=doc["photo_id"], source="reconcile")
     if made == expected:
         return (None, "repaired")

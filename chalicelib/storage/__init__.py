@@ -7,8 +7,12 @@ Interface (every implementation passes tests/contract/test_storage_contract.py):
 - ``read(key, length=None) -> bytes`` (the first `length` bytes, or all)
 - ``list(prefix, start_after="") -> iterator of ObjectInfo`` in ascending
   UTF-8 byte order of keys, streaming (pages, never the whole listing).
-- ``write(key, data, content_type=None) -> ObjectInfo``: store bytes (atomically).
-- ``delete(key)``: deleting a missing key is fine.
+- ``write(key, data, content_type=None) -> ObjectInfo``: store bytes (atomically).  On
+  disk its ``sequencer`` orders every write of the store, as S3 event sequencers do.
+- ``delete(key)``: deleting a missing key is fine.  Listing and deleting while another
+  process deletes the same keys is fine too (vanished keys are skipped).
+- ``check_key(key)``: BadRequest/Conflict when `key` cannot be stored here (on disk a
+  photo cannot also be a folder); S3 takes any valid key.
 - ``presign_get(key, expires) -> url``
 - ``presign_upload(key, content_type, max_bytes, expires)``: a presigned S3
   POST ``{"url", "fields"}``, or (disk) a signed PUT ``{"url", "method", "headers"}``
@@ -18,8 +22,9 @@ Interface (every implementation passes tests/contract/test_storage_contract.py):
 """
 from collections import namedtuple
 
-ObjectInfo = namedtuple("ObjectInfo", "key etag size last_modified content_type")
-ObjectInfo.__new__.__defaults__ = (None,)
+# `sequencer`: set by write() where the backend orders writes (disk); S3 events carry their own.
+ObjectInfo = namedtuple("ObjectInfo", "key etag size last_modified content_type sequencer")
+ObjectInfo.__new__.__defaults__ = (None, None)
 
 # File signatures ("magic numbers") of the formats Rekognition accepts.
 SIGNATURES = (

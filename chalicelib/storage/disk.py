@@ -7,6 +7,8 @@ rename).  Presigned URLs become expiring HMAC-signed URLs of the app's own
 ``/files`` route.  The ETag of a file is derived from its size, modification
 time and inode, so any overwrite changes it (it is not an MD5 like S3's).
 """
+import contextlib
+import fcntl
 import hashlib
 import mimetypes
 import os
@@ -16,19 +18,26 @@ import time
 from datetime import datetime, timezone
 from urllib.parse import urlencode
 
-from chalicelib import signing
+from chalicelib import baseurl, signing
 from chalicelib.errors import BadRequest, BackendUnavailable
 from chalicelib.storage import ObjectInfo, sniff_image_type
 
 TMP_DIR = ".tmp"
+SEQUENCE_FILE = "sequencer"
 
 
 class DiskStorage:
-    def __init__(self, root, bucket, public_url):
+    def __init__(self, root, bucket, public_url=""):
         self.root = os.path.realpath(root)
         self.bucket = bucket
-        self.public_url = public_url.rstrip("/")
+        self.fixed_url = (public_url or "").rstrip("/")
         os.makedirs(self.root, exist_ok=True)
+
+    @property
+    def public_url(self):
+        """The base of signed URLs: LOCAL_PUBLIC_URL when set, else the URL the request being
+        answered came in on (chalicelib.baseurl)."""
+        return self.fixed_url or baseurl.current()
 
     # -- paths ------------------------------------------------------------
     def _path(self, key):
@@ -81,12 +90,40 @@ class DiskStorage:
             fd, tmp = tempfile.mkstemp(dir=tmp_dir)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
-            os.replace(tmp, path)
+            with self._sequence() as next_sequencer:
+                os.replace(tmp, path)
+                sequencer = next_sequencer()
+                st = os.stat(path, follow_symlinks=False)
         except (NotADirectoryError, IsADirectoryError, FileExistsError):
             raise BadRequest("the key collides with an existing folder or file")
         except OSError as e:
             raise BackendUnavailable("cannot write to %s: %s" % (self.root, e.strerror))
-        return self.head(key)
+        return self._info(key, st)._replace(sequencer=sequencer)
+
+    @contextlib.contextmanager
+    def _sequence(self):
+        """An exclusive lock over the store's writes, and the next sequencer under it.
+
+        Two processes writing one key at once: the one whose rename happens last gets
+        the larger sequencer, so its document wins (as with S3 event sequencers).
+        """
+        with open(os.path.join(self.root, TMP_DIR, SEQUENCE_FILE), "a+b") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                f.seek(0)
+                raw = f.read().strip()
+                last = int(raw, 16) if raw else 0
+
+                def next_sequencer():
+                    value = max(last + 1, time.time_ns())   # increasing, even across a reset file
+                    f.seek(0)
+                    f.truncate()
+                    f.write(b"%020X" % value)
+                    f.flush()
+                    return "%020X" % value
+                yield next_sequencer
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
 
     def list(self, prefix, start_after=""):
         """Keys under `prefix` in UTF-8 byte order, streaming (one directory at a time)."""
@@ -98,13 +135,20 @@ class DiskStorage:
 
     def _walk(self, directory, key_prefix, prefix, start_after):
         entries = []
-        with os.scandir(directory) as it:
-            for entry in it:
-                if entry.is_symlink() or (not key_prefix and entry.name == TMP_DIR):
-                    continue
-                is_dir = entry.is_dir(follow_symlinks=False)
-                # a folder sorts as its name followed by "/", exactly where its keys sort
-                entries.append(((key_prefix + entry.name + ("/" if is_dir else "")).encode("utf-8"), entry, is_dir))
+        try:
+            with os.scandir(directory) as it:
+                for entry in it:
+                    try:
+                        if entry.is_symlink() or (not key_prefix and entry.name == TMP_DIR):
+                            continue
+                        is_dir = entry.is_dir(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
+                    # a folder sorts as its name followed by "/", exactly where its keys sort
+                    entries.append(((key_prefix + entry.name + ("/" if is_dir else "")).encode("utf-8"), entry,
+                                    is_dir))
+        except (FileNotFoundError, NotADirectoryError):
+            return      # removed (by a delete tidying up empty folders) since it was listed
         entries.sort(key=lambda e: e[0])
         for sort_key, entry, is_dir in entries:
             key = sort_key.decode("utf-8")
@@ -112,8 +156,13 @@ class DiskStorage:
                 if start_after and not (key > start_after or start_after.startswith(key)):
                     continue
                 yield from self._walk(entry.path, key, prefix, start_after)
-            elif key.startswith(prefix) and key > start_after and entry.is_file(follow_symlinks=False):
-                yield self._info(key, entry.stat(follow_symlinks=False))
+            elif key.startswith(prefix) and key > start_after:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue    # deleted since the folder was read
+                if stat.S_ISREG(st.st_mode):
+                    yield self._info(key, st)
 
     def delete(self, key):
         path = self._path(key)
@@ -156,6 +205,32 @@ class DiskStorage:
                                                        max_bytes, until):
             raise InvalidSignature()
         return key, ctype, int(max_bytes)
+
+    def check_key(self, key):
+        """Refuse, before an upload, a key that cannot be stored next to the stored ones: on
+        disk a file cannot also be a folder (``a.jpg/b.jpg`` once ``a.jpg`` exists, and the
+        reverse).  VersionConflict (409) says which name is taken; S3 has no such limit."""
+        from chalicelib.errors import VersionConflict
+        try:
+            self._path(key)         # confined to the root, no symlinks
+        except NotADirectoryError:
+            pass                    # a parent is a file: said below
+        except OSError as e:
+            raise BadRequest("this name cannot be stored on disk (%s); choose another name" % e.strerror)
+        parts = key.split("/")
+        for n in range(1, len(parts) + 1):
+            try:
+                st = os.lstat(os.path.join(self.root, *parts[:n]))
+            except (FileNotFoundError, NotADirectoryError):
+                return
+            except OSError as e:
+                raise BadRequest("this name cannot be stored on disk (%s); choose another name" % e.strerror)
+            if n < len(parts) and not stat.S_ISDIR(st.st_mode):
+                raise VersionConflict("%s is already a photo, so it cannot also be a folder (for %s): choose another "
+                                      "name" % ("/".join(parts[:n]), key))
+            if n == len(parts) and stat.S_ISDIR(st.st_mode):
+                raise VersionConflict("%s is already a folder of other photos, so it cannot also be a photo: choose "
+                                      "another name" % key)
 
     def read_state(self, key):
         data = self.read(key)

@@ -64,6 +64,9 @@ class S3Storage:
                         ["content-length-range", 1, max_bytes]],
             ExpiresIn=expires)
 
+    def check_key(self, key):
+        """Nothing to refuse: S3 keys are names, not paths (``a.jpg`` and ``a.jpg/b.jpg`` coexist)."""
+
     def read_state(self, key):
         data = self.read(key)
         return None if data is None else data.decode("utf-8")

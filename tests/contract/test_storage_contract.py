@@ -123,3 +123,30 @@ def test_state_documents_round_trip(storage):
     assert storage.read_state("system/reconcile-state.json") is None
     storage.write_state("system/reconcile-state.json", '{"after": "usercontent/ü"}')
     assert json.loads(storage.read_state("system/reconcile-state.json")) == {"after": "usercontent/ü"}
+
+
+def test_check_key_refuses_only_what_the_backend_cannot_store(storage, request):
+    """Before an upload: on disk a file cannot also be a folder, so a key under a stored file, or
+    a key that is a folder of stored files, is refused (409, saying which name is taken).  S3 keys
+    are names, not paths: there every such key is accepted, and really stored."""
+    from chalicelib.errors import VersionConflict
+    write(storage, "usercontent/u/coll/a.jpg", b"x")
+    write(storage, "usercontent/u/albums/2026/x.jpg", b"x")
+    for key in ("usercontent/u/new.jpg", "usercontent/u/coll/b.jpg", "usercontent/u/coll/a.jpg",
+                "usercontent/u/albums/2026/y.jpg", "usercontent/u/albums/2027/x.jpg"):
+        storage.check_key(key)      # new names, and a new version of a stored photo
+    clashes = {"usercontent/u/coll/a.jpg/b.jpg": "usercontent/u/coll/a.jpg is already a photo",
+               "usercontent/u/coll/a.jpg/c/d.jpg": "usercontent/u/coll/a.jpg is already a photo",
+               "usercontent/u/albums/2026": "usercontent/u/albums/2026 is already a folder",
+               "usercontent/u/albums": "usercontent/u/albums is already a folder"}
+    for key, says in clashes.items():
+        if request.node.callspec.params["storage"] == "disk":
+            with pytest.raises(VersionConflict) as refused:
+                storage.check_key(key)
+            assert refused.value.status_code == 409
+            assert says in refused.value.message and "choose another name" in refused.value.message
+        else:
+            storage.check_key(key)
+            write(storage, key, b"y")
+            assert storage.read(key) == b"y"
+    assert storage.read("usercontent/u/coll/a.jpg") == b"x"

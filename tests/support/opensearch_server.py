@@ -225,7 +225,7 @@ class Index:
 
     def search(self, body):
         allowed = {"query", "size", "sort", "search_after", "_source", "track_total_hits",
-                   "seq_no_primary_term", "from"}
+                   "seq_no_primary_term", "from", "aggs"}
         if set(body) - allowed:
             raise QueryError("unsupported search options %s" % (set(body) - allowed))
         query = body.get("query", {"match_all": {}})
@@ -262,6 +262,7 @@ class Index:
                     hit["_score"] = None
         else:
             hits.sort(key=lambda h: -h["_score"])
+        aggregations = self._aggregate(body["aggs"], hits) if "aggs" in body else None
         start = int(body.get("from", 0))
         hits = hits[start:start + int(body.get("size", 10))]
         excludes = (body.get("_source") or {}).get("excludes", []) if isinstance(body.get("_source"), dict) else []
@@ -269,7 +270,29 @@ class Index:
             hit["_source"] = _exclude(hit["_source"], excludes)
             if not body.get("seq_no_primary_term"):
                 hit.pop("_seq_no"), hit.pop("_primary_term")
-        return {"took": 1, "timed_out": False, "hits": {"max_score": None, "hits": hits}}
+        out = {"took": 1, "timed_out": False, "hits": {"max_score": None, "hits": hits}}
+        if aggregations is not None:
+            out["aggregations"] = aggregations
+        return out
+
+    def _aggregate(self, aggs, hits):
+        """`terms` on a keyword field and `filter` with a query: what the adapters use."""
+        out = {}
+        for name, spec in aggs.items():
+            kind, opts = next(iter(spec.items()))
+            if kind == "terms":
+                counts = {}
+                for hit in hits:
+                    for value in _values(hit["_source"], opts["field"]):
+                        counts[value] = counts.get(value, 0) + 1
+                ordered = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:int(opts.get("size", 10))]
+                out[name] = {"buckets": [{"key": k, "doc_count": n} for k, n in ordered]}
+            elif kind == "filter":
+                out[name] = {"doc_count": sum(1 for hit in hits if self.evaluate(
+                    opts, dict(hit["_source"], _id=hit["_id"]))[0])}
+            else:
+                raise QueryError("unsupported aggregation %s" % kind)
+        return out
 
     @staticmethod
     def _sort_key(values, keys):
@@ -366,6 +389,7 @@ class FakeOpenSearch:
         self.indices = {}
         self.requests = []
         self.failures = []  # statuses to answer with, one per request, before normal handling
+        self.hook = None    # hook(recorded request) -> a status to fail it with, or None to answer normally
         self._server = None
 
     @property
@@ -390,9 +414,9 @@ class FakeOpenSearch:
                 query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
                 record = Recorded(self.command, parts.path, query, {k.lower(): v for k, v in self.headers.items()}, body)
                 owner.requests.append(record)
-                if owner.failures:
-                    status = owner.failures.pop(0)
-                    status, payload = _error(status, "unavailable", "injected failure")
+                injected = owner.failures.pop(0) if owner.failures else (owner.hook(record) if owner.hook else None)
+                if injected:
+                    status, payload = _error(injected, "unavailable", "injected failure")
                 else:
                     try:
                         status, payload = owner.dispatch(self.command, unquote(parts.path), query, body)
@@ -421,6 +445,7 @@ class FakeOpenSearch:
         self.indices.clear()
         self.requests.clear()
         self.failures.clear()
+        self.hook = None
 
     # ---- routing ----------------------------------------------------------------
     def dispatch(self, method, path, query, body):

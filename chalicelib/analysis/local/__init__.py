@@ -4,16 +4,17 @@ One class per model task (labels.LabelClassifier, text.TextReader,
 faces.FaceDetector, faces.FaceEmbedder, faces.FaceAttributes,
 moderation.ModerationClassifier, properties), each loaded lazily once
 per process.  The image is decoded
-once; each task gets the same oriented RGB picture.  Nothing is downloaded:
+once (by the pipeline: PhotoSource.picture); each task gets the same oriented RGB picture,
+padded when it is under 80 px on a side (boxes are mapped back).  Nothing is downloaded:
 the label model is converted once by `./dev models` from its PyPI package,
 the OCR models ship inside the rapidocr wheel.
 """
 import threading
 
 from chalicelib import settings
-from chalicelib.analysis import ImageRejected
+from chalicelib.analysis import ImageRejected, unframe
 from chalicelib.analysis.local.faces import FaceAttributes, FaceDetector, FaceEmbedder
-from chalicelib.analysis.local.image import decode
+from chalicelib.analysis.local.image import decode, framed, working
 from chalicelib.analysis.local.labels import MODEL_VERSION, LabelClassifier
 from chalicelib.analysis.local.moderation import ModerationClassifier
 from chalicelib.analysis.local.properties import image_properties
@@ -49,10 +50,23 @@ class LocalAnalyzer:
                 task.model
 
     def analyze(self, source, features, min_confidence, max_labels):
+        img, outer = self._picture(source)
+        img, frame = framed(img)
+        result = self._analyze(img, features, min_confidence, max_labels)
+        return unframe(result, frame, outer)
+
+    @staticmethod
+    def _picture(source):
+        """(the picture to analyse, the media.Frame of bytes padded before they came here)."""
+        if source.picture is not None:      # decoded once by the pipeline
+            return working(source.picture), None
         data = source.converted or source.fetch()
         if data is None:
             raise ImageRejected("InvalidS3Object", "the object could not be read")
         img, _ = decode(data, settings.get_int("DECODE_MAX_PIXELS", minimum=1))
+        return img, getattr(data, "frame", None)
+
+    def _analyze(self, img, features, min_confidence, max_labels):
         result = {"LabelModelVersion": MODEL_VERSION}
         if "labels" in features:
             result["Labels"] = self.labels.predict(img, min_confidence, max_labels)

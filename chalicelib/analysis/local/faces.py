@@ -8,6 +8,7 @@ Landmarks: eyeLeft/eyeRight are the eyes on the left/right of the picture.
 """
 import math
 import threading
+import warnings
 
 from chalicelib.analysis.local.models import LazyModel
 
@@ -16,12 +17,21 @@ PAD = 0.25                  # the margin of the second look, as a share of each 
 PAD_MIN_CONFIDENCE = 65.0   # stricter there: a plain frame invites false faces (a colour chart scored 64)
 
 
+def _quiet_protobuf():
+    """MediaPipe 0.10.14 calls protobuf's deprecated SymbolDatabase.GetPrototype() on every
+    image: one UserWarning per photo in the server log.  Ignore exactly that warning (added
+    again before each call: idempotent, and it survives whoever resets the warning filters)."""
+    warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated",
+                            category=UserWarning)
+
+
 class FaceDetector(LazyModel):
     def __init__(self):
         super().__init__()
         self._run_lock = threading.Lock()   # a MediaPipe graph runs one image at a time
 
     def _load(self):
+        _quiet_protobuf()
         import mediapipe as mp
         return mp.solutions.face_detection.FaceDetection(model_selection=1,
                                                          min_detection_confidence=MIN_DETECTION_CONFIDENCE)
@@ -40,6 +50,7 @@ class FaceDetector(LazyModel):
         framed = ImageOps.expand(img, border=(int(img.width * pad), int(img.height * pad)), fill=(127, 127, 127)) \
             if pad else img
         with self._run_lock:
+            _quiet_protobuf()
             result = self.model.process(np.ascontiguousarray(np.asarray(framed)))
         scale = 1 + 2 * pad
 
