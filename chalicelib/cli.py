@@ -78,6 +78,7 @@ def backfill(argv=None, services=None, stream=sys.stderr):
     args = parser.parse_args(argv)
     if args.stage:
         load_stage(args.stage)
+    os.environ["QUEUE_WORKERS"] = "external"     # this command's own worker processes, never a thread here
     services = services or components.services()
     total = None
     if not args.no_count:
@@ -101,8 +102,9 @@ def backfill(argv=None, services=None, stream=sys.stderr):
 def drain(queue, total, workers, stage, stream, every=0.5):
     """Wait for the queued photos to be analysed, with a progress bar (photos/min, ETA).
     Starts `workers` local worker processes (0: others do the work, e.g. Lambda on AWS)."""
+    from chalicelib.jobs.worker import worker_env
     procs = [subprocess.Popen([sys.executable, "-m", "chalicelib.jobs.worker", "--stage", stage, "--once"],
-                              cwd=HERE, stdout=subprocess.DEVNULL) for _ in range(workers)]
+                              cwd=HERE, stdout=subprocess.DEVNULL, env=worker_env(workers)) for _ in range(workers)]
     stream.write("analysing %d photos with %s\n" % (total, "%d local workers" % workers if workers
                                                     else "the queue's workers"))
     start = time.monotonic()

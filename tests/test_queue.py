@@ -85,14 +85,30 @@ def test_the_reconciler_only_diffs_and_queues_then_workers_index_everything_once
 
 def test_a_message_on_its_last_delivery_is_buried_as_failed_for_good(client, services, s3, monkeypatch):
     monkeypatch.setenv("QUEUE_MAX_RECEIVES", "3")
+    monkeypatch.setenv("RETRY_BACKOFF_SECONDS", "60")
     key = "usercontent/alice/kills-the-worker.jpg"
     put(s3, key)
     event = client.events.generate_sqs_event([json.dumps(index_job(BUCKET, key, source="test"))])
     event["Records"][0]["attributes"]["ApproximateReceiveCount"] = "3"
     assert client.lambda_.invoke("index_job", event).payload == ["failed"]
+    doc = stored(services, key)      # the first burial: one more try later (a backend may have been down)
+    assert doc["status"] == "failed" and doc["retryable"] is True and doc["retry_at"] > doc["indexed_at"]
+    assert "never finished in 3 deliveries" in doc["reason"] and doc["reason"].endswith("one more try later")
+    assert client.lambda_.invoke("index_job", event).payload == ["failed"]      # it kills the worker again
     doc = stored(services, key)
-    assert doc["status"] == "failed" and doc["retryable"] is False and "never finished after 2 attempts" in \
-        doc["reason"]
+    assert doc["status"] == "failed" and doc["retryable"] is False and doc["buried"] == 2
+    assert client.lambda_.invoke("index_job", event).payload == ["duplicate"]   # and stays failed for good
+
+
+def test_the_last_delivery_of_a_job_for_content_since_replaced_buries_nothing(client, services, s3, monkeypatch):
+    monkeypatch.setenv("QUEUE_MAX_RECEIVES", "3")
+    key = "usercontent/alice/fixed.jpg"
+    old = put(s3, key)
+    put(s3, key, b"\xff\xd8\xff" + b"new bytes")                              # the owner uploaded a fix
+    event = client.events.generate_sqs_event([json.dumps(index_job(BUCKET, key, old, source="test"))])
+    event["Records"][0]["attributes"]["ApproximateReceiveCount"] = "3"
+    assert client.lambda_.invoke("index_job", event).payload == ["superseded"]
+    assert stored(services, key) is None
 
 
 def test_a_worker_carries_on_past_a_bad_job_and_returns_failed_jobs_to_the_queue(services, s3, rekognition,
@@ -165,3 +181,38 @@ def test_local_backfill_queues_then_shows_the_workers_progress_until_done(tmp_pa
     docs = [d for d, _ in index.scan("local", "", 10)]
     assert [d["status"] for d in docs] == ["indexed"] * 3
     components.reset()
+
+
+
+def test_the_local_queue_keeps_one_job_per_photo_the_newer_one_with_its_deliveries_counted_afresh(tmp_path,
+                                                                                                  monkeypatch):
+    from chalicelib.jobs.sqlite import SQLiteQueue
+    monkeypatch.setenv("QUEUE_MAX_RECEIVES", "3")
+    queue = SQLiteQueue(str(tmp_path / "q.sqlite3"))
+    key = "usercontent/u/a.jpg"
+    queue.send([index_job("b", key, "e1", "00A1", source="upload")])
+    for _ in range(2):                                             # two failed deliveries...
+        got, = queue.receive(1, 30)
+        queue.release(got, 0)
+    queue.send([index_job("b", key, "e2", "00A2", source="upload"),  # ...then a newer upload, and a
+                index_job("b", key, "e0", None, source="reconcile")])  # reconcile job without a sequencer
+    got, = queue.receive(1, 30)
+    assert got.body["etag"] == "e2" and got.receives == 1 and not got.dead
+    queue.release(got, 0)
+    queue.send([index_job("b", key, "e1", "00A1", source="event")])   # an older event arriving late
+    got, = queue.receive(1, 30)
+    assert got.body["etag"] == "e2" and queue.depth() == 1
+
+
+def test_a_local_delivery_given_back_because_a_backend_was_down_does_not_count(tmp_path, monkeypatch):
+    from chalicelib.jobs.sqlite import SQLiteQueue
+    monkeypatch.setenv("QUEUE_MAX_RECEIVES", "2")
+    queue = SQLiteQueue(str(tmp_path / "q.sqlite3"))
+    queue.send([index_job("b", "usercontent/u/a.jpg", "e1", "00A1")])
+    for _ in range(5):                                             # an hour-long outage: never dead
+        got, = queue.receive(1, 30)
+        assert not got.dead
+        queue.release(got, 0, counted=False)
+    got, = queue.receive(1, 30)
+    queue.release(got, 0)                                          # a real failure counts
+    assert queue.receive(1, 30)[0].dead

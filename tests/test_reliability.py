@@ -264,6 +264,64 @@ def test_two_writes_of_one_key_get_increasing_sequencers_and_the_last_one_wins(d
     components.configure(analyzer=analyzer)
     services = components.services()
     outcome, _ = index_object(services, "local", key, etag=first.etag, sequencer=first.sequencer)
-    assert outcome == "stale"
+    assert outcome in ("stale", "superseded")
     doc, _ = services.index.get(photo_id("local", key))
     assert doc["etag"] == later["info"].etag and doc["content_type"] == "image/png"
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_and_removes_nothing_after_it(disk_services):
+    import os
+    storage = disk_services.storage
+    data = photos.encode(photos.load("chelsea.png"))
+    names = ["usercontent/alice/a.jpg", "usercontent/alice/z1.jpg", "usercontent/alice/z2.jpg"]
+    for name in names:
+        storage.write(name, data)
+    assert reconciliation.reconcile(disk_services, restart=True)["indexed"] == 3
+    folder = os.path.join(storage.root, "usercontent", "alice", "m")
+    os.makedirs(folder)
+    with open(os.path.join(folder.encode(), b"caf\xe9.jpg"), "wb") as f:      # from an old camera card
+        f.write(data)
+    stats = reconciliation.reconcile(disk_services, restart=True)
+    assert stats["complete"] and stats["removed"] == 0 and stats["errors"] == 0
+    assert all(disk_services.index.get(photo_id("local", n))[0]["status"] == "indexed" for n in names)
+    assert [k.key for k in storage.list("thumbnails/")] == [keys.thumbnail_key(n) for n in names]
+
+
+def test_thumbnails_of_the_older_layout_are_moved_on_disk(disk_services):
+    storage = disk_services.storage
+    key = "usercontent/alice/old.jpg"
+    storage.write(key, photos.encode(photos.load("chelsea.png")))
+    reconciliation.reconcile(disk_services, restart=True)
+    doc, version = disk_services.index.get(photo_id("local", key))
+    for made in [doc["thumbnails"]["thumbnail"]]:
+        storage.delete(made)
+    storage.write("thumbnails/alice/old.jpg", images.jpeg())                  # the layout before today's
+    disk_services.index.put(dict(doc, thumbnails={"thumbnail": "thumbnails/alice/old.jpg", "faces": []}), version)
+    stats = reconciliation.reconcile(disk_services, restart=True)
+    assert stats["repaired"] == 1 and stats["errors"] == 0
+    assert [k.key for k in storage.list("thumbnails/")] == [keys.thumbnail_key(key)]
+    assert disk_services.index.get(photo_id("local", key))[0]["thumbnails"]["thumbnail"] == keys.thumbnail_key(key)
+
+
+def test_a_slower_analysis_of_older_bytes_neither_overwrites_the_newer_document_nor_its_thumbnail(
+        services, s3, rekognition, faulty):
+    """A reconcile job (no sequencer) analyses v1; meanwhile v2 is uploaded and indexed."""
+    from PIL import Image
+    import io
+    key = "usercontent/alice/changing.jpg"
+    v1 = put(s3, key, images.jpeg(size=(200, 150), color=(250, 0, 0)))
+    state = {}
+
+    def v2_meanwhile():
+        state["v2"] = put(s3, key, images.jpeg(size=(200, 150), color=(0, 0, 250)))
+        faulty.during.clear()
+        assert index_object(services, BUCKET, key, etag=state["v2"], sequencer="0055AED6DCD90281F0")[0] == "indexed"
+    faulty.during[key] = v2_meanwhile
+    rekognition.labels(BUCKET, key, DOG_ON_GRASS)      # v2's analysis runs first, inside v1's
+    rekognition.labels(BUCKET, key, CAR_ON_STREET)
+    assert index_object(services, BUCKET, key, etag=v1, source="reconcile")[0] == "superseded"
+    doc = stored(services, key)
+    assert doc["etag"] == state["v2"].strip('"') and doc["labels"][0]["name"] == "Dog"
+    thumb = s3.get_object(Bucket=BUCKET, Key=keys.thumbnail_key(key))["Body"].read()
+    r, g, b = Image.open(io.BytesIO(thumb)).convert("RGB").getpixel((10, 10))
+    assert b > 200 and r < 50                                        # v2's blue, not v1's red

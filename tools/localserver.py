@@ -24,6 +24,7 @@ sys.path.insert(0, ROOT)
 
 from chalicelib import components, logs  # noqa: E402
 from chalicelib.cli import load_stage  # noqa: E402
+from chalicelib.jobs import worker as jobs_worker  # noqa: E402
 from chalicelib.pipeline import reconcile as reconciliation  # noqa: E402
 
 
@@ -52,8 +53,9 @@ def main(argv=None):
     server = subprocess.Popen([chalice, "local", "--stage", "local", "--no-autoreload", "--host", args.host,
                                "--port", str(args.port)],
                               cwd=ROOT, env=os.environ.copy())
+    worker_env = jobs_worker.worker_env(args.workers)
     workers = [subprocess.Popen([sys.executable, "-m", "chalicelib.jobs.worker", "--stage", "local"],
-                                cwd=ROOT, env=os.environ.copy()) for _ in range(max(0, args.workers))]
+                                cwd=ROOT, env=worker_env) for _ in range(max(0, args.workers))]
     stop = threading.Event()
 
     def shutdown(*_):
@@ -69,7 +71,7 @@ def main(argv=None):
                 if proc.poll() is not None:
                     logs.event("worker", "restarted", photo_id=None, exit_code=proc.returncode)
                     workers[n] = subprocess.Popen([sys.executable, "-m", "chalicelib.jobs.worker", "--stage",
-                                                   "local"], cwd=ROOT, env=os.environ.copy())
+                                                   "local"], cwd=ROOT, env=worker_env)
             time.sleep(0.2)
     finally:
         stop.set()

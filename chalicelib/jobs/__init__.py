@@ -15,11 +15,12 @@ Interface (every implementation passes tests/contract/test_queue_contract.py):
   ``dead`` (a photo whose analysis keeps killing the worker): the worker records
   it as failed for good instead of trying again (on SQS the redrive policy then
   moves the message to the dead-letter queue).
-- ``ack(job)``: done, remove it.  ``release(job, delay)``: give it back, visible
-  again after `delay` seconds.
+- ``ack(job)``: done, remove it.  ``release(job, delay, counted=True)``: give it
+  back, visible again after `delay` seconds; ``counted=False`` (a backend was down)
+  does not count the delivery towards the dead limit where the queue can (SQLite).
 - ``depth() -> int``: jobs waiting (approximate on SQS).
-- ``position(bucket, key) -> int | None``: jobs ahead of this key's (None when
-  not queued or unknown, as on SQS).
+- ``position(bucket, key) -> int | None``: jobs ahead of this key's.  Where
+  ``knows_positions`` (SQLite), None means not queued; on SQS it is always None.
 """
 from collections import namedtuple
 

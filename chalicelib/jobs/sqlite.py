@@ -2,9 +2,9 @@
 
 A job is a row; taking it sets a lease (`leased_until`).  A worker killed mid-job
 leaves its lease to expire and the job is taken again.  Jobs waiting for the same
-object collapse into one (the newest ETag and sequencer win, the place in line is
-kept), so a burst of events or a reconcile pass over a backlog never queues a photo
-twice.
+object collapse into one (the one with the newer sequencer wins, the place in line is
+kept, its deliveries are counted afresh), so a burst of events or a reconcile pass over
+a backlog never queues a photo twice.
 """
 import json
 import os
@@ -57,16 +57,21 @@ class SQLiteQueue:
     def _target(body):
         return "%s\x00%s" % (body["bucket"], body["key"])
 
+    knows_positions = True     # position() None means "not queued" (the reconciler relies on it)
+
     def send(self, jobs):
         now = time.time()
         with self._tx() as db:
             for body in jobs:
                 target = self._target(body)
-                waiting = db.execute("SELECT id FROM jobs WHERE target = ? AND leased_until IS NULL "
+                waiting = db.execute("SELECT id, body FROM jobs WHERE target = ? AND leased_until IS NULL "
                                      "ORDER BY id LIMIT 1", (target,)).fetchone()
                 if waiting:
-                    db.execute("UPDATE jobs SET body = ?, available_at = MIN(available_at, ?) WHERE id = ?",
-                               (json.dumps(body), now, waiting[0]))
+                    # one job per object: the newer of the two (by sequencer; a job without one
+                    # never replaces a job with one), with its deliveries counted afresh
+                    kept = _newer(json.loads(waiting[1]), body)
+                    db.execute("UPDATE jobs SET body = ?, available_at = MIN(available_at, ?), receives = 0 "
+                               "WHERE id = ?", (json.dumps(kept), now, waiting[0]))
                 else:
                     db.execute("INSERT INTO jobs (target, body, available_at) VALUES (?, ?, ?)",
                                (target, json.dumps(body), now))
@@ -90,10 +95,12 @@ class SQLiteQueue:
         with self._tx() as db:
             db.execute("DELETE FROM jobs WHERE id = ? AND leased_until = ?", job.receipt)
 
-    def release(self, job, delay=0.0):
+    def release(self, job, delay=0.0, counted=True):
+        """Give the job back.  `counted=False` (a backend was down, not the job's fault): this
+        delivery does not count towards the dead limit."""
         with self._tx() as db:
-            db.execute("UPDATE jobs SET leased_until = NULL, available_at = ? WHERE id = ? AND leased_until = ?",
-                       (time.time() + delay, *job.receipt))
+            db.execute("UPDATE jobs SET leased_until = NULL, available_at = ?, receives = receives - ? "
+                       "WHERE id = ? AND leased_until = ?", (time.time() + delay, 0 if counted else 1, *job.receipt))
 
     def depth(self):
         with self._tx() as db:
@@ -106,6 +113,14 @@ class SQLiteQueue:
             if row[0] is None:
                 return None
             return db.execute("SELECT COUNT(*) FROM jobs WHERE id < ?", (row[0],)).fetchone()[0]
+
+
+def _newer(waiting, body):
+    from chalicelib.index.documents import sequencer_newer
+    old, new = waiting.get("sequencer") or "", body.get("sequencer") or ""
+    if old and (not new or sequencer_newer(old, new)):
+        return waiting
+    return body
 
 
 class _Transaction:

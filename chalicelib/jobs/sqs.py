@@ -45,7 +45,9 @@ class SQSQueue:
     def ack(self, job):
         self._call(lambda: self.client.delete_message(QueueUrl=self.url, ReceiptHandle=job.receipt))
 
-    def release(self, job, delay=0.0):
+    knows_positions = False
+
+    def release(self, job, delay=0.0, counted=True):   # (SQS counts every receive)
         self._call(lambda: self.client.change_message_visibility(QueueUrl=self.url, ReceiptHandle=job.receipt,
                                                                  VisibilityTimeout=int(delay)))
 

@@ -13,19 +13,22 @@ import signal
 import sys
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 
 from chalicelib import logs, settings
 from chalicelib.errors import BackendUnavailable, VersionConflict
 from chalicelib.index import documents
 from chalicelib.keys import parse_key, photo_id
 from chalicelib.retry import TransientError
+from chalicelib.storage import normalize_etag
 
 
 def handle_sqs_event(services, raw_event, deadline=None):
     """The index_job Lambda: one SQS message per invocation (batch size 1, so one bad
     message never retries another).  Raising returns the message to the queue; after
-    QUEUE_MAX_RECEIVES deliveries the redrive policy moves it to the dead-letter queue,
-    and the delivery before that is buried here with a reason its owner can read."""
+    QUEUE_MAX_RECEIVES deliveries the redrive policy moves it to the dead-letter queue; the
+    last delivery buries the photo here with a reason its owner can read, so only a message
+    that even that could not handle (a backend down) reaches the dead-letter queue."""
     from chalicelib.jobs.sqs import message_job
     outcomes = []
     for record in raw_event.get("Records", ()):
@@ -56,8 +59,12 @@ def process(services, job, deadline=None):
 
 
 def bury(services, body, receives):
-    """A job delivered too many times (its analysis kept killing the worker, or timing out):
-    the photo is `failed` for good, with a reason its owner can read."""
+    """A job on its last delivery (its analysis kept killing the worker, or timing out): the
+    photo is `failed`, with a reason its owner can read, instead of being tried again.
+
+    The first burial leaves the photo retryable once more after a long wait (a backend that
+    was down for every delivery looks the same as a crash on SQS, and must not cost a good
+    photo for good); the second is for good."""
     bucket, key = body.get("bucket"), body["key"]
     parsed = parse_key(key)
     info = services.storage.head(key) if parsed and bucket == services.storage.bucket else None
@@ -65,20 +72,35 @@ def bury(services, body, receives):
     if info is None:
         logs.event("job", "dead-gone", photo_id=pid, receives=receives)
         return "gone"
+    if body.get("etag") and normalize_etag(body["etag"]) != info.etag:
+        logs.event("job", "dead-superseded", photo_id=pid, receives=receives)
+        return "superseded"      # the file changed since: its own job analyses it
     doc, version = services.index.get(pid)
-    if doc is not None and doc.get("etag") == info.etag and doc.get("status") in (
-            documents.STATUS_INDEXED, documents.STATUS_UNSUPPORTED) or (doc and doc.get("retryable") is False and
-                                                                        doc.get("status") == "failed"):
+    same = doc is not None and doc.get("etag") == info.etag
+    if same and (doc.get("status") in (documents.STATUS_INDEXED, documents.STATUS_UNSUPPORTED) or (
+            doc.get("status") == documents.STATUS_FAILED and not (doc.get("retryable") and doc.get("buried")))):
+        # done, failed for good, or a recorded transient failure whose retries the document
+        # caps (attempts and backoff): nothing to bury
         return "duplicate"
-    failed = documents.build(pid, parsed.owner, bucket, key, info, (doc or {}).get("sequencer", ""),
-                             documents.STATUS_FAILED, reason="ProcessingError: the analysis never finished after "
-                             "%d attempts (the worker stopped, timed out or ran out of memory on this file)"
-                             % (receives - 1), retryable=False, attempts=receives - 1)
+    buried = ((doc or {}).get("buried") or 0) + 1 if same else 1
+    final = buried >= 2
+    failed = documents.build(pid, parsed.owner, bucket, key, info,
+                             body.get("sequencer") or (doc or {}).get("sequencer", "") if same else
+                             body.get("sequencer") or "", documents.STATUS_FAILED,
+                             reason="ProcessingError: the analysis never finished in %d deliveries (the worker "
+                             "stopped, timed out or ran out of memory on this file)%s" % (
+                                 receives, "" if final else "; one more try later"),
+                             retryable=not final, attempts=(doc or {}).get("attempts", 0) if same else 0)
+    failed["buried"] = buried
+    if not final:
+        wait = settings.get_float("RETRY_BACKOFF_SECONDS", minimum=0) * 2 ** settings.get_int("MAX_ATTEMPTS",
+                                                                                              minimum=1)
+        failed["retry_at"] = documents.iso(datetime.now(timezone.utc) + timedelta(seconds=wait))
     try:
         services.index.put(failed, version)
     except VersionConflict:
         return "stale"
-    logs.event("job", "dead", photo_id=pid, receives=receives)
+    logs.event("job", "dead", photo_id=pid, receives=receives, buried=buried, final=final)
     return "failed"
 
 
@@ -108,21 +130,33 @@ def run(services_fn, stop, idle_seconds=0.5, once=False):
         try:
             process(services, job)
         except (TransientError, BackendUnavailable, VersionConflict) as e:
+            # not the photo's fault (a backend down; throttling, whose attempts the document
+            # counts): this delivery does not count towards burying the job
             logs.event("job", "retry", photo_id=None, error=type(e).__name__, receives=job.receives)
-            _quietly(services.queue.release, job, backoff(job.receives))
+            _quietly(lambda: services.queue.release(job, backoff(job.receives), counted=False))
             continue
         except Exception as e:   # noqa: BLE001 -- a bug on one job: it comes back, then is buried
             logs.event("job", "error", photo_id=None, error=type(e).__name__, message=str(e)[:300])
-            _quietly(services.queue.release, job, backoff(job.receives))
+            _quietly(lambda: services.queue.release(job, backoff(job.receives)))
             continue
-        _quietly(services.queue.ack, job)
+        _quietly(lambda: services.queue.ack(job))
         done += 1
     return done
 
 
-def _quietly(call, *args):
+def worker_env(workers, env=None):
+    """The environment of one of `workers` worker processes: unless LOCAL_THREADS is set, each
+    model gets cores / workers threads (every process taking every core makes 2 workers slower
+    than 1: measured with bench/ingest.py)."""
+    env = dict(os.environ if env is None else env, QUEUE_WORKERS="external")
+    if env.get("LOCAL_THREADS", "0") in ("", "0"):
+        env["LOCAL_THREADS"] = str(max(1, (os.cpu_count() or 1) // max(1, workers)))
+    return env
+
+
+def _quietly(call):
     try:
-        call(*args)
+        call()
     except BackendUnavailable as e:   # the lease expires and the job comes back by itself
         logs.event("job", "queue-unavailable", photo_id=None, message=str(e)[:200])
 

@@ -19,12 +19,13 @@ from chalicelib import keys, logs, media, settings
 from chalicelib.pipeline import faces as face_steps
 from chalicelib.analysis import ImageRejected, PhotoSource, normalize_faces, normalize_labels, \
     normalize_moderation, normalize_properties, normalize_text
-from chalicelib.errors import BackendUnavailable, VersionConflict
+from chalicelib.errors import BackendUnavailable, BadRequest, VersionConflict
 from chalicelib.index import documents
 from chalicelib.index.documents import STATUS_FAILED, STATUS_INDEXED, STATUS_PENDING, STATUS_UNSUPPORTED, \
     sequencer_newer
 from chalicelib.keys import parse_key, photo_id
 from chalicelib.retry import TransientError, call_with_retries
+from chalicelib.settings import PHOTO_PREFIX
 from chalicelib.storage import SNIFF_BYTES, normalize_etag, sniff_image_type
 
 WRITE_ATTEMPTS = 3
@@ -102,15 +103,16 @@ def index_object(services, bucket, key, etag=None, sequencer=None, deadline=None
     if outcome == Outcome.GONE:
         face_steps.remove_photo_faces(services, pid)
     else:
-        face_steps.forget_stale(services, services.index.get(pid)[0] if outcome == Outcome.STALE else new)
+        face_steps.forget_stale(services, services.index.get(pid)[0] if outcome in (
+            Outcome.STALE, Outcome.SUPERSEDED) else new)
     if outcome == STATUS_INDEXED and new.get("faces_indexed"):
         face_steps.group_photo(services, pid)
     fields = dict(photo_id=pid, source=source, ms=timer.ms, status=new["status"])
     if new.get("reason"):
         fields["reason"] = new["reason"]
     logs.event("index", outcome, **fields, labels=len(new["labels"]), text_lines=len(new["text_lines"]))
-    if error is not None:
-        raise error
+    if error is not None and new.get("retryable"):
+        raise error           # retried by the queue or Lambda (a failure given up on is final)
     return outcome, pid
 
 
@@ -293,7 +295,19 @@ def write_thumbnails(services, key, small, data, converted, faces):
     if not size:
         return None
     picture = small if isinstance(small, media.Picture) else None
-    services.storage.write(keys.thumbnail_key(key), picture.thumbnail(size) if picture else small, "image/jpeg")
+    thumb = picture.thumbnail(size) if picture else small
+    try:
+        services.storage.write(keys.thumbnail_key(key), thumb, "image/jpeg")
+    except BadRequest:
+        # on disk, the older layout's thumbnail file thumbnails/<path> is where today's folder
+        # goes: remove it (and its crops) and write again
+        legacy = keys.THUMBNAIL_PREFIX + key[len(PHOTO_PREFIX):]
+        for n in range(1, 101):
+            if n > 1 and services.storage.head("%s.face-%d.jpg" % (legacy, n)) is None:
+                break
+            services.storage.delete("%s.face-%d.jpg" % (legacy, n))
+        services.storage.delete(legacy)
+        services.storage.write(keys.thumbnail_key(key), thumb, "image/jpeg")
     out = {"thumbnail": keys.thumbnail_key(key), "faces": []}
     if faces:
         boxes = [f["box"] for f in faces]
@@ -307,7 +321,11 @@ def write_thumbnails(services, key, small, data, converted, faces):
 
 def _keeps_current(current, sequencer, etag):
     """After a write conflict: does the document someone else just wrote win?"""
-    if current is None or needs_retry(current):
+    if current is None:
+        return False
+    if sequencer and current.get("sequencer") and sequencer_newer(current["sequencer"], sequencer):
+        return True           # a newer event's document, even one still waiting for its retry
+    if needs_retry(current):
         return False
     if sequencer and current.get("sequencer") and not sequencer_newer(sequencer, current["sequencer"]):
         return True
@@ -326,10 +344,17 @@ def _write(services, new, version, sequencer, etag, analysed):
             break
         except VersionConflict:
             current, version = services.index.get(new["photo_id"])
-            if current is None and version is None and _object_gone(services, new["key"], etag):
+            now = services.storage.head(new["key"])
+            if now is None and current is None:
                 _drop_derived(services, new, analysed)
                 return Outcome.GONE
+            if now is not None and now.etag != etag:
+                # the file changed while we analysed (a reconcile job has no sequencer to tell):
+                # its own event or job describes it; ours must not overwrite anything
+                _remake_derived(services, current, new, analysed)
+                return Outcome.SUPERSEDED
             if _keeps_current(current, sequencer, etag):
+                _remake_derived(services, current, new, analysed)
                 return Outcome.STALE
     else:
         raise VersionConflict("photo %s kept changing while being indexed" % new["photo_id"])
@@ -349,6 +374,26 @@ def _write(services, new, version, sequencer, etag, analysed):
 def _object_gone(services, key, etag=None):
     """Gone, not merely changed: a changed object has a newer event that rewrites the document."""
     return services.storage.head(key) is None
+
+
+def _remake_derived(services, current, ours, analysed):
+    """Our analysis lost to a newer one, but its thumbnail and crops went to the same keys:
+    make the winner's again from the file as it is (a no-op when the winner was not
+    indexed, or is ours)."""
+    if not analysed or current is None or current.get("etag") == ours.get("etag") or \
+            current.get("status") != STATUS_INDEXED or not ours.get("thumbnails"):
+        return
+    info = services.storage.head(current["key"])
+    if info is None or info.etag != current.get("etag"):
+        return        # changed again: its own writer makes its files
+    data = services.storage.read(current["key"])
+    try:
+        picture = media.decode(data or b"")
+    except (media.Corrupt, media.NotAnImage, ValueError):
+        return
+    write_thumbnails(services, current["key"], picture, data, None,
+                     croppable(services, current["owner"], current.get("faces") or []))
+    logs.event("thumbnails", "remade", photo_id=current["photo_id"])
 
 
 def _drop_derived(services, doc, analysed):

@@ -45,6 +45,17 @@ class Stats(dict):
         super().__init__({f: 0 for f in self.FIELDS})
 
 
+def _guarded(stream, what):
+    """A listing that fails ends the pass (BackendUnavailable), never looks like its end:
+    documents past a broken storage listing would otherwise look like photos that are gone."""
+    try:
+        yield from stream
+    except BackendUnavailable:
+        raise
+    except Exception as e:   # noqa: BLE001
+        raise BackendUnavailable("the %s listing failed: %s: %s" % (what, type(e).__name__, e))
+
+
 def _documents(index, bucket, after_key, page_size):
     while True:
         page = index.scan(bucket, after_key, page_size)
@@ -115,8 +126,8 @@ def reconcile(services, time_left=None, progress=None, restart=False, safety=Non
         batch = []
 
     derived = DerivedWalk(storage, after) if settings.get_int("THUMBNAIL_SIZE", minimum=0) else None
-    objects = storage.list(PHOTO_PREFIX, start_after=after)
-    docs = _documents(index, storage.bucket, after, batch_size)
+    objects = _guarded(storage.list(PHOTO_PREFIX, start_after=after), "storage")
+    docs = _guarded(_documents(index, storage.bucket, after, batch_size), "index")
     obj, entry = next(objects, None), next(docs, None)
     complete = True
     while obj is not None or entry is not None:
@@ -164,10 +175,13 @@ def reconcile(services, time_left=None, progress=None, restart=False, safety=Non
             save_checkpoint(storage, done_key)
         if progress:
             progress(stats, key)
-    if derived is not None and complete:
-        stats["orphans"] = derived.finish()
     flush()
     save_checkpoint(storage, "" if complete else done_key)
+    if derived is not None and complete:
+        try:
+            stats["orphans"] = derived.finish()
+        except Exception as e:   # noqa: BLE001 -- tidying up; the next pass tries again
+            logs.event("reconcile", "orphans-error", photo_id=None, error=type(e).__name__, message=str(e)[:300])
     if not out_of_time():
         # faces registered but never grouped (photos indexed above, or a crash in between)
         stats["grouped"] = face_steps.group_waiting(services)
@@ -212,8 +226,10 @@ def _queue_object(services, obj, parsed, doc, version):
     now = documents.now_iso()
     if doc is not None and doc.get("etag") == obj.etag and doc.get("queued_at") and \
             doc["queued_at"] > documents.iso(datetime.now(timezone.utc) - timedelta(
-                seconds=settings.get_float("QUEUE_REQUEUE_SECONDS", minimum=0))):
-        return None         # queued recently: its job is still on its way
+                seconds=settings.get_float("QUEUE_REQUEUE_SECONDS", minimum=0))) and not (
+            getattr(services.queue, "knows_positions", False)
+            and services.queue.position(services.storage.bucket, obj.key) is None):
+        return None         # queued recently: its job is still on its way (a queue that can tell says so)
     if doc is not None and doc.get("etag") == obj.etag:
         pending = dict(doc, queued_at=now)           # a retry: the document keeps its attempts
     else:

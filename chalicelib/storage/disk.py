@@ -18,7 +18,7 @@ import time
 from datetime import datetime, timezone
 from urllib.parse import urlencode
 
-from chalicelib import baseurl, signing
+from chalicelib import baseurl, logs, signing
 from chalicelib.errors import BadRequest, BackendUnavailable
 from chalicelib.storage import ObjectInfo, sniff_image_type
 
@@ -52,7 +52,7 @@ class DiskStorage:
             try:
                 if stat.S_ISLNK(os.lstat(path).st_mode):
                     raise BadRequest("invalid key (symlink)")
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):
                 break
         full = os.path.join(self.root, *parts)
         if os.path.commonpath([self.root, os.path.realpath(full)]) != self.root:
@@ -142,13 +142,20 @@ class DiskStorage:
                         if entry.is_symlink() or (not key_prefix and entry.name == TMP_DIR):
                             continue
                         is_dir = entry.is_dir(follow_symlinks=False)
+                        # a folder sorts as its name followed by "/", exactly where its keys sort
+                        sort_key = (key_prefix + entry.name + ("/" if is_dir else "")).encode("utf-8")
                     except FileNotFoundError:
                         continue
-                    # a folder sorts as its name followed by "/", exactly where its keys sort
-                    entries.append(((key_prefix + entry.name + ("/" if is_dir else "")).encode("utf-8"), entry,
-                                    is_dir))
+                    except UnicodeEncodeError:
+                        # a file name that is not UTF-8 (copied from an old camera card) is no key:
+                        # skipped, never an error that would end the listing for everything after it
+                        logs.event("storage", "skipped-name", photo_id=None, folder_key_length=len(key_prefix))
+                        continue
+                    entries.append((sort_key, entry, is_dir))
         except (FileNotFoundError, NotADirectoryError):
             return      # removed (by a delete tidying up empty folders) since it was listed
+        except OSError as e:
+            raise BackendUnavailable("cannot list %s: %s" % (directory, e.strerror))
         entries.sort(key=lambda e: e[0])
         for sort_key, entry, is_dir in entries:
             key = sort_key.decode("utf-8")
@@ -168,8 +175,8 @@ class DiskStorage:
         path = self._path(key)
         try:
             os.unlink(path)
-        except (FileNotFoundError, NotADirectoryError):
-            return
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return          # gone already (or a folder: no object has that key)
         parent = os.path.dirname(path)      # tidy up empty folders, never the root
         while parent != self.root:
             try:

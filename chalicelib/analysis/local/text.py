@@ -2,17 +2,24 @@
 from chalicelib.analysis.local.models import LazyModel
 
 
-# Detection looks at the picture with its long side at most 1280 px.  RapidOCR's default
+# Detection looks at the picture with its long side at most 960 px.  RapidOCR's default
 # (short side at least 736 px) upscales small pictures 5-8x, which splits lines into words,
-# and runs 12 MP photos at full size (0.6-1.6 s); measured with bench/run.py.
-DETECTION_SIDE = 1280
+# and runs 12 MP photos at full size (0.6-1.6 s); measured with bench/run.py.  Detection is
+# two thirds of a photo's analysis (bench/ingest.py --profile): 960 instead of 1280 px reads
+# the same 39 of 40 rendered lines (20-48 px on 12 MP photos) and halves the 12 MP median.
+DETECTION_SIDE = 960
 
 
 class TextReader(LazyModel):
     def _load(self):
         from rapidocr import RapidOCR
-        return RapidOCR(params={"Global.log_level": "error", "Det.limit_type": "max",
-                                "Det.limit_side_len": DETECTION_SIDE})
+        from chalicelib import settings
+        params = {"Global.log_level": "error", "Det.limit_type": "max", "Det.limit_side_len": DETECTION_SIDE}
+        threads = settings.get_int("LOCAL_THREADS", minimum=0)
+        if threads:      # as the other models: worker processes share the cores instead of each taking all
+            params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
+            params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
+        return RapidOCR(params=params)
 
     def predict(self, img, min_confidence=0.0):
         """DetectText's TextDetections: LINE entries, each followed by its WORDs (ParentId)."""
