@@ -118,6 +118,27 @@ def make_photos(n):
     return photos, len(pool)
 
 
+def real_photos(folder, n):
+    """The first n photos of `folder` (tools/fetch_bench_photos.py's 550 labelled real photos),
+    each brought to about 1 MP (long side 1152) as a JPEG: [(file name, bytes)]."""
+    names = sorted(f for f in os.listdir(folder) if f.lower().endswith((".jpg", ".jpeg", ".png")))
+    photos = []
+    for name in names:
+        with Image.open(os.path.join(folder, name)) as img:
+            img = ImageOps.exif_transpose(img).convert("RGB")
+        scale = SIZE[0] / max(img.size)
+        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.BICUBIC)
+        out = io.BytesIO()
+        img.save(out, "JPEG", quality=90)
+        photos.append((name, out.getvalue()))
+        progress("reading photos %d/%d" % (len(photos), n))
+        if len(photos) == n:
+            break
+    if len(photos) < n:
+        raise SystemExit("only %d photos in %s (run tools/fetch_bench_photos.py)" % (len(photos), folder))
+    return photos, len(photos)
+
+
 # ---- one run ------------------------------------------------------------------------------------
 
 # --ocr-threads: imported by every Python process that has its folder on PYTHONPATH (the workers).
@@ -201,7 +222,8 @@ def run(photos, workers, threads, pin, timeout, ocr_threads=None):
         index = services.index
 
         logs = [open(os.path.join(tmp, "worker-%d.log" % n), "wb") for n in range(workers)]
-        child_env = dict(os.environ, LOG_LEVEL="INFO")          # the workers: one line per photo, with its ms
+        from chalicelib.jobs.worker import worker_env          # what tools/localserver.py gives its workers
+        child_env = worker_env(workers, dict(os.environ, LOG_LEVEL="INFO"))   # one log line per photo, with its ms
         if ocr_threads:
             child_env.update(ocr_patch(os.path.join(tmp, "ocr-patch"), ocr_threads))
         busy0, started, wall0 = busy_seconds(), time.perf_counter(), time.time()
@@ -365,11 +387,13 @@ def main(argv=None):
                                                         "sessions (default: onnxruntime's, one per core)")
     parser.add_argument("--profile", type=int, default=20, help="photos to profile step by step (0: skip)")
     parser.add_argument("--timeout", type=float, default=3600, help="give up on one run after this long")
+    parser.add_argument("--from", dest="folder", help="real photos instead of variants: the first N of this "
+                                                      "folder, brought to 1152 px (e.g. var/benchphotos)")
     args = parser.parse_args(argv)
     counts = [int(x) for x in args.workers.split(",") if x.strip()]
     if args.photos < 1 or not counts or min(counts) < 1:
         parser.error("--photos and --workers must be positive")
-    photos, nsources = make_photos(args.photos)
+    photos, nsources = real_photos(args.folder, args.photos) if args.folder else make_photos(args.photos)
     mean_kb = statistics.mean(len(d) for _, d in photos) / 1024
     results = []
     for n in counts:
@@ -383,9 +407,10 @@ def main(argv=None):
     sys.stderr.write("\r\033[K")
 
     stage = stage_env("/tmp", 0)
-    print("local ingest: %d photos (%dx%d JPEG, %.0f KB mean, distinct bytes, from %d real photos), "
+    print("local ingest: %d photos (%s, %.0f KB mean, distinct bytes, from %d real photos), "
           "features %s, thumbnails %s px, %d cores"
-          % (args.photos, SIZE[0], SIZE[1], mean_kb, nsources, stage["ANALYSIS_FEATURES"],
+          % (args.photos, "long side %d px JPEG, from %s" % (SIZE[0], args.folder) if args.folder
+             else "%dx%d JPEG" % SIZE, mean_kb, nsources, stage["ANALYSIS_FEATURES"],
              stage.get("THUMBNAIL_SIZE", "256"), CORES))
     print()
     print("| workers | LOCAL_THREADS | OCR threads | pinned | photos | queueing s | wall s | photos/min | speedup "
@@ -438,9 +463,10 @@ def main(argv=None):
     for p in problems:
         print("problem: " + p)
     print()
-    print("command: .venv/bin/python bench/ingest.py --photos %d --workers %s --threads %s --pin %s%s --profile %d"
+    print("command: .venv/bin/python bench/ingest.py --photos %d --workers %s --threads %s --pin %s%s%s --profile %d"
           % (args.photos, ",".join(str(c) for c in counts), args.threads, args.pin,
-             " --ocr-threads %d" % args.ocr_threads if args.ocr_threads else "", args.profile))
+             " --ocr-threads %d" % args.ocr_threads if args.ocr_threads else "",
+             " --from %s" % args.folder if args.folder else "", args.profile))
     return 1 if problems else 0
 
 

@@ -14,7 +14,7 @@ from chalicelib.keys import photo_id
 from chalicelib.pipeline import events, reconcile as reconciliation
 from chalicelib.pipeline.indexing import index_object
 from chalicelib.pipeline.removal import remove_object
-from tests.conftest import BUCKET, install_components, s3_event
+from tests.conftest import BUCKET, INDEX, install_components, s3_event
 from tests.support import images, photos
 from tests.support.rekognition import CAR_ON_STREET, DOG_ON_GRASS
 from tests.test_indexing import created, index_event, put, stored
@@ -325,3 +325,24 @@ def test_a_slower_analysis_of_older_bytes_neither_overwrites_the_newer_document_
     thumb = s3.get_object(Bucket=BUCKET, Key=keys.thumbnail_key(key))["Body"].read()
     r, g, b = Image.open(io.BytesIO(thumb)).convert("RGB").getpixel((10, 10))
     assert b > 200 and r < 50                                        # v2's blue, not v1's red
+
+
+def test_opensearch_timing_out_for_one_record_still_indexes_the_other(services, s3, rekognition, opensearch):
+    import time
+    from botocore.credentials import Credentials
+    from chalicelib.index.opensearch import OpenSearchIndex, make_client
+    slow = OpenSearchIndex(make_client(opensearch.url, "us-east-1", timeout=0.3,
+                                       credentials=Credentials("AKIDTESTING", "testing-secret")), INDEX)
+    components.configure(index=slow)
+    services = components.services()
+    e1 = put(s3, "usercontent/alice/slow.jpg")
+    e2 = put(s3, "usercontent/alice/quick.jpg")
+    rekognition.labels(BUCKET, "usercontent/alice/quick.jpg", DOG_ON_GRASS)
+    one = photo_id(BUCKET, "usercontent/alice/slow.jpg")
+    opensearch.hook = lambda r: time.sleep(0.6) if one in r.path else None    # answers too late for one photo
+    with pytest.raises(BackendUnavailable):
+        events.handle(services, s3_event([created("usercontent/alice/slow.jpg", e1),
+                                          created("usercontent/alice/quick.jpg", e2)]), "ObjectCreated:")
+    opensearch.hook = None
+    assert stored(services, "usercontent/alice/quick.jpg")["status"] == "indexed"
+    assert stored(services, "usercontent/alice/slow.jpg") is None          # nothing half-written: retried whole

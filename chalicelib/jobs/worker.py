@@ -151,6 +151,8 @@ def worker_env(workers, env=None):
     env = dict(os.environ if env is None else env, QUEUE_WORKERS="external")
     if env.get("LOCAL_THREADS", "0") in ("", "0"):
         env["LOCAL_THREADS"] = str(max(1, (os.cpu_count() or 1) // max(1, workers)))
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):   # numpy, dlib, OpenCV
+        env.setdefault(name, env["LOCAL_THREADS"])
     return env
 
 

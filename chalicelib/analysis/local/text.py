@@ -19,6 +19,8 @@ class TextReader(LazyModel):
         if threads:      # as the other models: worker processes share the cores instead of each taking all
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
             params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
+            import cv2
+            cv2.setNumThreads(threads)      # RapidOCR's pre- and post-processing
         return RapidOCR(params=params)
 
     def predict(self, img, min_confidence=0.0):
