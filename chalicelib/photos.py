@@ -3,7 +3,7 @@ from chalicelib import jobs, logs, settings
 from chalicelib.errors import BackendUnavailable, BadRequest, Forbidden, NotFound, PayloadTooLarge, VersionConflict
 from chalicelib.index import documents
 from chalicelib.index.documents import sequencer_newer
-from chalicelib.index.terms import query_words
+from chalicelib.query import parse as parse_query
 from chalicelib.keys import is_photo_id, photo_id, upload_key
 from chalicelib.index import Page
 from chalicelib.index.filters import parse as parse_filters, sort_order
@@ -37,8 +37,12 @@ def search(services, caller, q, limit=None, cursor=None, filters=None, sort=None
         raise BadRequest("q must be a string")
     if q and len(q) > 512:
         raise BadRequest("q is longer than 512 characters")
-    words = query_words(q)
+    parsed = parse_query(q)
+    words = parsed.words
     if q and q.strip() and not words:
+        if parsed.ignored:
+            raise BadRequest("q has only words that search ignores (%s): say what is in the photo, e.g. "
+                             "\"cat\" or \"dog on the beach\"" % ", ".join(parsed.ignored))
         raise BadRequest("q has no searchable words")
     from chalicelib.people import resolve_names
     words, people_photos, people = resolve_names(services, caller.sub, words)
@@ -58,7 +62,8 @@ def search(services, caller, q, limit=None, cursor=None, filters=None, sort=None
             item["score"] = round(doc["_score"], 3) if doc.get("_score") is not None else None
         photos.append(item)
     logs.event("search", "ok", photo_id=None, owner=caller.sub, words=len(words), hits=len(photos))
-    return {"query": {"q": q or "", "words": words, "people": people, "filters": chosen, "sort": order},
+    return {"query": {"q": q or "", "words": words, "ignored": parsed.ignored, "people": people,
+                      "filters": chosen, "sort": order},
             "photos": photos, "next": page.next}
 
 

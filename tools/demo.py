@@ -33,8 +33,8 @@ PHOTOS = ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg", "motorcycl
           "grass.png", "brick.png", "obama.jpg", "obama2.jpg", "obama3.jpg", "obama_partial_face.jpg", "biden.jpg",
           "logo.png", "color.png"]
 SIGNS = [("open-sign.jpg", "OPEN 24 HOURS", "coffee.png"), ("bakery-sign.jpg", "Fresh Bread Daily", "china.jpg")]
-SEARCHES = [("cat", "an object"), ("animal", "a parent category"), ("open", "a word of text in a photo"),
-            ("person", "people (from faces)")]
+SEARCHES = [("cat", "an object"), ("photos of a cat", "filler words ignored"), ("animal", "a parent category"),
+            ("open", "a word of text in a photo"), ("person", "people (from faces)")]
 
 
 def say(text=""):
@@ -184,7 +184,9 @@ def main(argv=None):
 
         for q, what in SEARCHES:
             found = requests.get(base + "/photos", params={"q": q, "limit": 3}, headers=headers, timeout=30).json()
-            say("search %r (%s): %d shown" % (q, what, len(found["photos"])))
+            ignored = found.get("query", {}).get("ignored")
+            say("search %r (%s): %d shown%s" % (q, what, len(found["photos"]),
+                                                 " (ignored: %s)" % ", ".join(ignored) if ignored else ""))
             for p in found["photos"]:
                 labels = ", ".join("%s %.0f" % (lab["name"], lab["confidence"]) for lab in p["labels"][:4])
                 text = " | text: %s" % p["text"][0]["text"] if p.get("text") else ""
