@@ -39,7 +39,7 @@ def search(services, caller, q, limit=None, cursor=None, filters=None, sort=None
         raise BadRequest("q is longer than 512 characters")
     parsed = parse_query(q)
     words = parsed.words
-    if q and q.strip() and not words:
+    if q and q.strip() and not words and not parsed.excluded:
         if parsed.ignored:
             raise BadRequest("q has only words that search ignores (%s): say what is in the photo, e.g. "
                              "\"cat\" or \"dog on the beach\"" % ", ".join(parsed.ignored))
@@ -48,6 +48,8 @@ def search(services, caller, q, limit=None, cursor=None, filters=None, sort=None
     words, people_photos, people = resolve_names(services, caller.sub, words)
     order = sort_order(sort, bool(words))
     narrowed = chosen if people_photos is None else dict(chosen, photo_ids=people_photos)
+    if parsed.excluded:
+        narrowed = dict(narrowed, without_words=list(parsed.excluded))
     if people_photos == []:
         page = Page([], None)
     elif words:
@@ -62,7 +64,8 @@ def search(services, caller, q, limit=None, cursor=None, filters=None, sort=None
             item["score"] = round(doc["_score"], 3) if doc.get("_score") is not None else None
         photos.append(item)
     logs.event("search", "ok", photo_id=None, owner=caller.sub, words=len(words), hits=len(photos))
-    return {"query": {"q": q or "", "words": words, "ignored": parsed.ignored, "people": people,
+    return {"query": {"q": q or "", "words": words, "ignored": parsed.ignored, "excluded": list(parsed.excluded),
+                      "people": people,
                       "filters": chosen, "sort": order},
             "photos": photos, "next": page.next}
 

@@ -83,7 +83,8 @@ def test_a_hit_carries_key_labels_size_time_status_and_a_working_url(client, pho
     thumb = requests.get(hit["thumbnail_url"], timeout=10)
     assert thumb.status_code == 200 and thumb.content[:3] == b"\xff\xd8\xff"
     assert "X-Amz-Expires=3600" in hit["url"]
-    assert r.json_body["query"] == {"q": "car", "words": ["car"], "ignored": [], "people": [], "filters": {},
+    assert r.json_body["query"] == {"q": "car", "words": ["car"], "ignored": [], "excluded": [], "people": [],
+                                    "filters": {},
                                     "sort": "relevance"}
 
 

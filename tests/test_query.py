@@ -19,7 +19,18 @@ from tests.support.rekognition import CAR_ON_STREET, DOG_ON_GRASS
     ("the of a", [], ["the", "of", "a"]),
 ])
 def test_filler_words_are_ignored_and_named(q, words, ignored):
-    assert parse(q) == (words, ignored)
+    assert parse(q) == (words, ignored, [])
+
+
+@pytest.mark.parametrize("q,words,excluded", [
+    ("dog -beach", ["dog"], ["beach"]),
+    ("-cars", [], ["car"]),
+    ("photos of dogs -the -grass", ["dog"], ["grass"]),      # a stop word cannot be excluded
+    ("t-shirt", ["t", "shirt"], []),                          # only a leading "-" excludes
+])
+def test_a_leading_minus_excludes_a_word(q, words, excluded):
+    parsed = parse(q)
+    assert (parsed.words, parsed.excluded) == (words, excluded)
 
 
 def test_a_search_with_filler_words_finds_what_the_words_name(client, s3, rekognition, users):
@@ -36,3 +47,18 @@ def test_a_query_of_only_filler_words_is_400_saying_what_to_do(client, users):
     r = client.http.get("/photos?q=show%20me%20the", headers=auth(users["alice"]))
     assert r.status_code == 400
     assert "show, me, the" in r.json_body["message"] and "what is in the photo" in r.json_body["message"]
+
+
+def test_minus_a_word_leaves_out_photos_with_that_label(client, s3, rekognition, users):
+    alice = users["alice"]
+    dog = add(client, s3, rekognition, alice, "dog.jpg", DOG_ON_GRASS)
+    car = add(client, s3, rekognition, alice, "car.jpg", CAR_ON_STREET)
+
+    def found(q):
+        from urllib.parse import urlencode
+        r = client.http.get("/photos?" + urlencode({"q": q}), headers=auth(alice))
+        assert r.status_code == 200, r.json_body
+        return sorted(p["photo_id"] for p in r.json_body["photos"]), r.json_body["query"]["excluded"]
+    assert found("-car") == ([dog], ["car"])                 # every photo but the car
+    assert found("dog -grass") == ([], ["grass"])
+    assert found("-dog -grass") == ([car], ["dog", "grass"])

@@ -24,6 +24,9 @@ Interface (every implementation passes tests/contract/test_index_contract.py):
 - ``bulk(actions) -> [outcome]``: actions ``("put", doc, version)`` or
   ``("delete", photo_id, version)``; outcomes "ok", "conflict", "missing".
 - ``refresh()``: make writes visible to search (a no-op where they already are).
+- Internal filters (set by chalicelib.photos, never by a client): ``photo_ids`` (the photos
+  of named people) and ``without_words`` (a query's ``-word``: photos none of whose label
+  or text terms is one of these).
 - ``status_counts(owner) -> {status: n, "retrying": n}``: the owner's photos per status
   (and the failed ones that will be retried), for GET /status.
 

@@ -107,6 +107,8 @@ def search_body(owner, words, size, after, filters=None, sort="relevance"):
     query = {"bool": {"filter": filter_clauses(owner, filters or {})}}
     if words:
         query["bool"]["must"] = [word_clause(w) for w in words]
+    if (filters or {}).get("without_words"):     # a query's -word: no label or text term is one of them
+        query["bool"]["must_not"] = [{"terms": {"search_terms": sorted(filters["without_words"])}}]
     body = {"size": size + 1, "track_total_hits": False, "_source": {"excludes": HIDDEN},
             "query": query, "sort": SORTS[sort]}
     if after:

@@ -404,6 +404,11 @@ def _where(f):
         # Internal (people search): the photos of the named people.  json_each keeps it one parameter.
         where.append("p.photo_id IN (SELECT value FROM json_each(?))")
         params.append(json.dumps(sorted(f["photo_ids"])))
+    if f.get("without_words"):
+        # Internal (a query's -word): no label or text term of the photo is one of these.
+        where.append("NOT EXISTS (SELECT 1 FROM terms x WHERE x.owner = p.owner AND x.photo_id = p.photo_id "
+                     "AND x.term IN (SELECT value FROM json_each(?)))")
+        params.append(json.dumps(sorted(f["without_words"])))
     if "near" in f:
         near = f["near"]
         dlat = near["radius_km"] / EARTH_RADIUS_KM * 57.29577951308232

@@ -4,12 +4,14 @@ Lives beside chalicelib/index/: the index matches words; this decides which word
 Today: filler phrases ("photos of", "show me") and stop words ("a", "the", "of", "with",
 "my") are dropped, and the answer says which words were used and which were ignored, so
 "photos of a cat" searches for "cat".  A query made only of such words is refused.
+"-word" excludes: "dog -beach" is the dog photos without a beach.
 """
 from collections import namedtuple
 
 from chalicelib.index.terms import MAX_QUERY_WORDS, tokens
 
-Parsed = namedtuple("Parsed", "words ignored")
+Parsed = namedtuple("Parsed", "words ignored excluded")
+Parsed.__new__.__defaults__ = ((),)
 
 # Whole phrases first (their words alone may mean something: "picture" is also a frame's).
 FILLER_PHRASES = (
@@ -26,9 +28,16 @@ had do does did show find search look looking want see give get please
 
 
 def parse(q):
-    """Parsed(words, ignored): the distinct normalized words that search, in order (at most
-    MAX_QUERY_WORDS), and the words dropped as filler."""
-    found = tokens(q or "")
+    """Parsed(words, ignored, excluded): the distinct normalized words that search, in order
+    (at most MAX_QUERY_WORDS), the words dropped as filler, and the words a `-word` excludes
+    (a photo with a label or text of that word is left out)."""
+    kept, excluded = [], []
+    for part in (q or "").split():
+        if part.startswith("-") and len(part) > 1:
+            excluded.extend(w for w in tokens(part[1:]) if w not in excluded and w not in STOP_WORDS)
+        else:
+            kept.append(part)
+    found = tokens(" ".join(kept))
     words, ignored, i = [], [], 0
     while i < len(found):
         pair = tuple(found[i:i + 2])
@@ -43,4 +52,4 @@ def parse(q):
         elif word not in words:
             words.append(word)
         i += 1
-    return Parsed(words[:MAX_QUERY_WORDS], ignored)
+    return Parsed(words[:MAX_QUERY_WORDS], ignored, excluded[:MAX_QUERY_WORDS])

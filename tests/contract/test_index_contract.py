@@ -449,3 +449,15 @@ def test_find_by_hash_returns_only_the_owners_indexed_photo(index):
     put_all(index, twin)
     assert index.find_by_hash("alice", "h" * 64, exclude=min(a["photo_id"], twin["photo_id"]))["photo_id"] == \
         max(a["photo_id"], twin["photo_id"])
+
+
+def test_without_words_leaves_out_photos_with_a_label_or_text_of_those_words(index, library):
+    """A query's -word (chalicelib.query), as the internal filter `without_words`."""
+    everyone = set(listed(index))
+    no_dogs = set(ids(index.list("alice", 50, None, {"without_words": ["dog"]}, "newest")))
+    assert no_dogs == {library["sign"]["photo_id"], library["failed"]["photo_id"]}    # a car; no labels at all
+    no_exit = set(ids(index.list("alice", 50, None, {"without_words": ["exit", "open"]}, "newest")))
+    assert no_exit == everyone - {library["sign"]["photo_id"], library["canon"]["photo_id"]}
+    found = ids(index.search("alice", ["dog"], 50, None, {"without_words": ["open"]}))
+    assert library["canon"]["photo_id"] not in found and library["pug"]["photo_id"] in found
+    assert ids(index.search("alice", ["dog"], 50, None, {"without_words": ["dog"]})) == []
