@@ -465,17 +465,6 @@ def _gps(gps):
     return out
 
 
-def thumbnail(data, long_side=256, quality=85):
-    """A JPEG of the picture as displayed with its long side at most `long_side` (JPEGs are
-    decoded at a reduced DCT scale).  Corrupt when the pixels cannot be decoded."""
-    return decode(data, long_side * 2).thumbnail(long_side, quality)
-
-
-def face_crops(jpeg, boxes, long_side=160, margin=0.25):
-    """A JPEG crop per face box (ratios of the displayed picture `jpeg`), with a margin."""
-    return decode(jpeg).face_crops(boxes, long_side, margin)
-
-
 def _crops(img, boxes, long_side, margin):
     from PIL import Image
     crops = []

@@ -230,7 +230,7 @@ def _analyse(services, owner, bucket, key, info, sequencer, attempts, deadline):
                   content_type=content_type, model_version=same.get("label_model_version"),
                   text=[{k: v for k, v in line.items() if k != "terms"} for line in same.get("text_lines") or ()],
                   properties=same.get("properties"), faces=faces, moderation=same.get("moderation"),
-                  metadata=metadata, thumbnails=write_thumbnails(services, key, small, data, converted,
+                  metadata=metadata, thumbnails=write_thumbnails(services, key, small,
                                                                 croppable(services, owner, faces)))
         new["content_hash"], new["reused_from"] = content_hash, same["photo_id"]
         face_steps.register(services, new, _image(bucket, key, converted), deadline, vectors_from=same["photo_id"])
@@ -258,7 +258,7 @@ def _analyse(services, owner, bucket, key, info, sequencer, attempts, deadline):
         return doc(STATUS_FAILED, reason="%s (will be retried)" % e, retryable=True,
                    content_type=content_type, metadata=metadata), e
     faces = normalize_faces(result.get("FaceDetails"))
-    thumbs = write_thumbnails(services, key, small, data, converted, croppable(services, owner, faces))
+    thumbs = write_thumbnails(services, key, small, croppable(services, owner, faces))
     new = _hashed(doc(STATUS_INDEXED, normalize_labels(result), content_type=content_type, thumbnails=thumbs,
                       model_version=result.get("LabelModelVersion"), text=normalize_text(result.get("TextDetections")),
                       properties=normalize_properties(result.get("ImageProperties")),
@@ -287,15 +287,13 @@ def croppable(services, owner, faces):
     return faces
 
 
-def write_thumbnails(services, key, small, data, converted, faces):
-    """Write the thumbnail and one crop per face; their keys, or None when thumbnails are off.
-    `small` is the decoded media.Picture (or a ready thumbnail JPEG, with the crops then made
-    from `converted` or `data`)."""
+def write_thumbnails(services, key, picture, faces):
+    """Write the thumbnail and one crop per face of the decoded media.Picture; their keys, or
+    None when thumbnails are off."""
     size = settings.get_int("THUMBNAIL_SIZE", minimum=0, maximum=2048)
     if not size:
         return None
-    picture = small if isinstance(small, media.Picture) else None
-    thumb = picture.thumbnail(size) if picture else small
+    thumb = picture.thumbnail(size)
     try:
         services.storage.write(keys.thumbnail_key(key), thumb, "image/jpeg")
     except BadRequest:
@@ -311,8 +309,7 @@ def write_thumbnails(services, key, small, data, converted, faces):
     out = {"thumbnail": keys.thumbnail_key(key), "faces": []}
     if faces:
         boxes = [f["box"] for f in faces]
-        crops = picture.face_crops(boxes) if picture else media.face_crops(converted or media.to_jpeg(data), boxes)
-        for n, crop in enumerate(crops, 1):
+        for n, crop in enumerate(picture.face_crops(boxes), 1):
             if crop is not None:
                 services.storage.write(keys.face_crop_key(key, n), crop, "image/jpeg")
                 out["faces"].append(keys.face_crop_key(key, n))
@@ -358,7 +355,7 @@ def _write(services, new, version, sequencer, etag, analysed):
                 return Outcome.STALE
     else:
         raise VersionConflict("photo %s kept changing while being indexed" % new["photo_id"])
-    if _object_gone(services, new["key"], etag):
+    if _object_gone(services, new["key"]):
         # deleted between our HEAD and our write: its removal may have run before the write
         current, current_version = services.index.get(new["photo_id"])
         if current is not None and current.get("etag") == etag:
@@ -371,7 +368,7 @@ def _write(services, new, version, sequencer, etag, analysed):
     return new["status"] if analysed else Outcome.UNCHANGED
 
 
-def _object_gone(services, key, etag=None):
+def _object_gone(services, key):
     """Gone, not merely changed: a changed object has a newer event that rewrites the document."""
     return services.storage.head(key) is None
 
@@ -391,14 +388,14 @@ def _remake_derived(services, current, ours, analysed):
         picture = media.decode(data or b"")
     except (media.Corrupt, media.NotAnImage, ValueError):
         return
-    write_thumbnails(services, current["key"], picture, data, None,
-                     croppable(services, current["owner"], current.get("faces") or []))
+    write_thumbnails(services, current["key"], picture, croppable(services, current["owner"],
+                                                                current.get("faces") or []))
     logs.event("thumbnails", "remade", photo_id=current["photo_id"])
 
 
 def _drop_derived(services, doc, analysed):
     """The thumbnail and crops this analysis wrote, when the photo turned out to be gone."""
-    if analysed and services.storage.head(doc["key"]) is None:
+    if analysed:
         thumbs = doc.get("thumbnails") or {}
         for key in [thumbs.get("thumbnail")] + list(thumbs.get("faces", ())):
             if key:

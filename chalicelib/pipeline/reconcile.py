@@ -303,8 +303,7 @@ def _repair_thumbnails(services, obj, doc, version, have):
         picture = media.decode(data)      # once, for the thumbnail and the crops
     except (media.Corrupt, media.NotAnImage, ValueError):
         return None
-    made = write_thumbnails(services, obj.key, picture, data, None,
-                            croppable(services, doc["owner"], doc.get("faces") or []))
+    made = write_thumbnails(services, obj.key, picture, croppable(services, doc["owner"], doc.get("faces") or []))
     made = made or {}
     for old in [expected.get("thumbnail")] + list(expected.get("faces", ())):
         if old and old not in [made.get("thumbnail")] + list(made.get("faces", ())):
