@@ -8,8 +8,8 @@ import time
 
 from chalice import BadRequestError, Chalice, CognitoUserPoolAuthorizer, Response
 
-from chalicelib import auth, baseurl, components, logs, people, photos, settings
-from chalicelib.errors import BadRequest, PhotoSearchError
+from chalicelib import auth, baseurl, components, logs, people, photos, settings, webpage
+from chalicelib.errors import BadRequest, NotFound, PhotoSearchError
 from chalicelib.jobs import worker
 from chalicelib.pipeline import events, reconcile as reconciliation
 
@@ -19,7 +19,8 @@ BUCKET = settings.declared("PHOTO_BUCKET", "photo-search-bucket-unset")
 # On AWS, API Gateway verifies Cognito tokens.  The local stage (AUTH_MODE=local) has no
 # authorizer in front: the app verifies its own tokens (chalicelib.auth), and chalice
 # local's simulated Cognito authorizer would crash on a malformed Authorization header.
-authorizer = None if settings.declared("AUTH_MODE", "cognito") == "local" else CognitoUserPoolAuthorizer(
+# AUTH_MODE=jwks has no authorizer either: the app verifies Cognito tokens against the pool's keys.
+authorizer = None if settings.declared("AUTH_MODE", "cognito") in ("local", "jwks") else CognitoUserPoolAuthorizer(
     "PhotoSearchUserPool",
     provider_arns=[settings.declared("USER_POOL_ARN",
                                      "arn:aws:cognito-idp:us-east-1:000000000000:userpool/us-east-1_UNSET")])
@@ -43,7 +44,8 @@ def _answer(call, photo_id=None):
     except PhotoSearchError as e:
         if e.status_code >= 500:
             logs.event("request", "error", photo_id=photo_id, error=e.code, message=e.message)
-        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if e.status_code == 503 else {}
+        retry_after = getattr(e, "retry_after", RETRY_AFTER_SECONDS if e.status_code == 503 else None)
+        headers = {"Retry-After": str(retry_after)} if retry_after else {}
         return Response({"error": e.code, "message": e.message}, status_code=e.status_code, headers=headers)
 
 
@@ -179,6 +181,37 @@ def person_photos(caller, person_id):
 @api
 def merge_people(caller, person_id):
     return people.merge_people(components.services(), caller, person_id, _json_body())
+
+
+# ---- the web page (chalicelib/web/, chalicelib/webpage.py) and signing in: no authorizer ----
+
+def _web(answer):
+    """A page or asset answer (status, body, headers), or 404 for a name that is not one."""
+    def serve():
+        result = answer()
+        if result is None:
+            raise NotFound("no such file")
+        status, body, headers = result
+        return Response(body=body, headers=headers, status_code=status)
+    return _answer(serve)
+
+
+@app.route("/", methods=["GET"])
+def web_page():
+    request = app.current_request
+    return _web(lambda: webpage.page(components.storage(), request.context, request.headers.get("if-none-match")))
+
+
+@app.route("/web/{name}", methods=["GET"])
+def web_asset(name):
+    request = app.current_request
+    return _web(lambda: webpage.asset(components.storage(), name, _query("v"), request.headers.get("if-none-match")))
+
+
+@app.route("/auth/signin", methods=["POST"])
+def sign_in():
+    request = app.current_request
+    return _answer(lambda: auth.sign_in(_json_body(), auth.client_address(request)))
 
 
 def get_file():

@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from chalice import local
 
-from chalicelib import baseurl, components, logs, photos, settings
+from chalicelib import auth, baseurl, components, logs, photos, settings
 from chalicelib.errors import BadRequest, PayloadTooLarge, PhotoSearchError
 
 LISTEN_BACKLOG = 1024
@@ -88,7 +88,10 @@ class Handler(local.ChaliceRequestHandler):
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
 
     def _parse_payload(self):
-        return dict(self.headers), self.__dict__.pop("_body", None)
+        # the peer's address, for the sign-in limits (chalicelib.auth); never the client's word
+        headers = {k: self.headers[k] for k in self.headers.keys() if k.lower() != auth.PEER_HEADER}
+        headers[auth.PEER_HEADER] = auth.peer_header(self.client_address[0], self.headers.get("X-Forwarded-For"))
+        return headers, self.__dict__.pop("_body", None)
 
     # -- before the body ------------------------------------------------------
     def _admit(self):

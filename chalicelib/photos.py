@@ -3,7 +3,7 @@ from chalicelib import jobs, logs, settings
 from chalicelib.errors import BackendUnavailable, BadRequest, Forbidden, NotFound, PayloadTooLarge, VersionConflict
 from chalicelib.index import documents
 from chalicelib.index.documents import sequencer_newer
-from chalicelib.query import parse as parse_query
+from chalicelib.query import expand, is_empty, parse as parse_query
 from chalicelib.keys import is_photo_id, photo_id, upload_key
 from chalicelib.index import Page
 from chalicelib.index.filters import parse as parse_filters, sort_order
@@ -29,8 +29,10 @@ def page_size(raw):
 
 
 def search(services, caller, q, limit=None, cursor=None, filters=None, sort=None):
-    """The caller's photos matching every word of `q` and every filter (chalicelib.index.filters);
-    an empty `q` lists the photos that match the filters."""
+    """The caller's photos that match what `q` says (chalicelib.query: words and what they
+    mean, phrases, dates, colours, people's names) and every filter
+    (chalicelib.index.filters), best first: more of the words matched first, then better
+    matched.  An empty `q` lists the photos that match the filters."""
     size = page_size(limit)
     chosen = parse_filters(filters)
     if q is not None and not isinstance(q, str):
@@ -38,35 +40,47 @@ def search(services, caller, q, limit=None, cursor=None, filters=None, sort=None
     if q and len(q) > 512:
         raise BadRequest("q is longer than 512 characters")
     parsed = parse_query(q)
-    words = parsed.words
-    if q and q.strip() and not words and not parsed.excluded:
+    if q and q.strip() and is_empty(parsed):
         if parsed.ignored:
             raise BadRequest("q has only words that search ignores (%s): say what is in the photo, e.g. "
                              "\"cat\" or \"dog on the beach\"" % ", ".join(parsed.ignored))
         raise BadRequest("q has no searchable words")
     from chalicelib.people import resolve_names
-    words, people_photos, people = resolve_names(services, caller.sub, words)
-    order = sort_order(sort, bool(words))
-    narrowed = chosen if people_photos is None else dict(chosen, photo_ids=people_photos)
+    words, people_photos, people = resolve_names(services, caller.sub, list(parsed.words))
+    parsed = parsed._replace(words=words)
+    min_score = settings.get_float("SEARCH_MIN_SCORE", minimum=0, maximum=100)
+    query_plan = expand.plan(parsed)
+    groups = expand.index_groups(query_plan)
+    order = sort_order(sort, bool(groups))
+    narrowed = dict(chosen)
+    for name, value in parse_filters(parsed.filters).items():    # a date phrase narrows the filters
+        narrowed[name] = value if name not in chosen else \
+            max(value, chosen[name]) if name == "taken_from" else min(value, chosen[name])
+    if people_photos is not None:
+        narrowed["photo_ids"] = people_photos
     if parsed.excluded:
-        narrowed = dict(narrowed, without_words=list(parsed.excluded))
+        narrowed.update(without_words=list(parsed.excluded), without_min_confidence=min_score)
     if people_photos == []:
         page = Page([], None)
-    elif words:
-        page = services.index.search(caller.sub, words, size, cursor, narrowed, order)
+    elif groups:
+        page = services.index.search(caller.sub, groups, size, cursor, narrowed, order, min_score=min_score)
     else:
         page = services.index.list(caller.sub, size, cursor, narrowed, order)
     photos = []
     sign = signer(services)
     for doc in page.hits:
         item = documents.public(doc, sign(doc["key"]), sign)
-        if words and order == "relevance":
-            item["score"] = round(doc["_score"], 3) if doc.get("_score") is not None else None
+        if groups:
+            item["matched"] = expand.explain(query_plan, doc, min_score)
+            if order == "relevance":
+                item["score"] = round(doc["_score"], 3) if doc.get("_score") is not None else None
         photos.append(item)
-    logs.event("search", "ok", photo_id=None, owner=caller.sub, words=len(words), hits=len(photos))
-    return {"query": {"q": q or "", "words": words, "ignored": parsed.ignored, "excluded": list(parsed.excluded),
-                      "people": people,
-                      "filters": chosen, "sort": order},
+    logs.event("search", "ok", photo_id=None, owner=caller.sub, words=len(groups), hits=len(photos))
+    return {"query": {"q": q or "", "words": list(parsed.words), "phrases": [" ".join(p) for p in parsed.phrases],
+                      "text": list(parsed.text_words), "colors": list(parsed.colors),
+                      "dates": list(parsed.date_words), "ignored": parsed.ignored,
+                      "excluded": list(parsed.excluded), "people": people, "filters": chosen,
+                      "date_filters": parsed.filters, "sort": order, "min_score": min_score},
             "photos": photos, "next": page.next}
 
 

@@ -22,6 +22,7 @@ DEFAULTS = {
     "UPLOAD_MAX_BYTES": str(15 * 1024 * 1024),
     "UPLOAD_EXPIRY_SECONDS": "900",
     "PAGE_SIZE": "20",
+    "SEARCH_MIN_SCORE": "15",   # the relevance cutoff: weight x confidence a match needs (README: Search)
     "MAX_PAGE_SIZE": "100",
     "RETRY_ATTEMPTS": "5",
     "RETRY_BASE_SECONDS": "0.2",
@@ -53,7 +54,8 @@ DEFAULTS = {
     # Backends (the local stage chooses the embedded ones):
     "STORAGE_BACKEND": "s3",             # s3 | disk
     "INDEX_BACKEND": "opensearch",       # opensearch | sqlite
-    "AUTH_MODE": "cognito",              # cognito (API Gateway verifies) | local (the app verifies)
+    "AUTH_MODE": "cognito",              # cognito (API Gateway verifies) | jwks (the app verifies Cognito
+                                         # tokens against the pool's keys) | local (the app's own tokens)
     "LOCAL_STORAGE_DIR": "var/local/bucket",
     "SQLITE_PATH": "var/local/index.sqlite3",
     "LOCAL_SECRET_FILE": "var/local/secret",
@@ -61,6 +63,12 @@ DEFAULTS = {
     "TRUSTED_PROXY": "off",              # on: a proxy sets X-Forwarded-Host/-Proto (chalicelib.baseurl)
     "LOCAL_ISSUER": "photo-search-local",
     "LOCAL_TOKEN_HOURS": "12",
+    # Signing in from the web page (chalicelib.accounts, chalicelib.auth):
+    "LOCAL_ACCOUNTS_PATH": "var/local/accounts.sqlite3",   # local stage: users and scrypt hashes
+    "SIGNIN_MAX_FAILURES": "5",          # failed sign-ins per user name or address within the window...
+    "SIGNIN_WINDOW_SECONDS": "900",      # ...before further attempts are refused (429)
+    "COGNITO_CLIENT_ID": "",             # the user pool's app client (no secret) the page signs in with
+    "COGNITO_JWKS_URL": "",              # AUTH_MODE=jwks: default <issuer>/.well-known/jwks.json
     # Read when app.py is imported (they declare resources, so `chalice
     # deploy` and `chalice package` need them then):
     "RECONCILE_SCHEDULE": "rate(1 hour)",

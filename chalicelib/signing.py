@@ -1,17 +1,17 @@
-"""HMAC-signed values for the local stage: expiring URLs and ID tokens.
+"""HMAC-signed values for the local stage: expiring URLs and ID tokens (PyJWT).
 
 The secret comes from LOCAL_SECRET, or from LOCAL_SECRET_FILE (created with
 32 random bytes and mode 0600 on first use), so tokens and URLs survive
 restarts of the local server.
 """
-import base64
 import hashlib
 import hmac
-import json
 import os
 import secrets
 import threading
 import time
+
+import jwt
 
 from chalicelib import settings
 
@@ -49,37 +49,34 @@ def expired(expires, now=None):
         return True
 
 
-# ---- JWT (HS256), the same claims shape as a Cognito ID token ---------------------------------
+# ---- JWT (HS256, PyJWT), the same claims shape as a Cognito ID token ----------------------------
 
-def _b64(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+# Tokens are signed with a key derived from the secret for this one purpose, so a token and
+# a signed URL never share a key (and the key is always 32 bytes, as HS256 wants).
+_JWT_PURPOSE = b"photo-search local ID tokens"
 
 
-def _unb64(text):
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def _jwt_key():
+    return hmac.new(secret(), _JWT_PURPOSE, hashlib.sha256).digest()
 
 
 def encode_jwt(claims):
-    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
-    payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
-    signature = hmac.new(secret(), ("%s.%s" % (header, payload)).encode(), hashlib.sha256).digest()
-    return "%s.%s.%s" % (header, payload, _b64(signature))
+    return jwt.encode(claims, _jwt_key(), algorithm="HS256")
 
 
-def decode_jwt(token):
-    """The claims of a token signed with our secret, or ValueError saying why not."""
+def decode_jwt(token, issuer=None):
+    """The claims of a token signed with our key (HS256 only, `exp` required and checked, and
+    `iss` when given), or ValueError saying why not."""
     try:
-        header_b64, payload_b64, signature_b64 = token.split(".")
-        header = json.loads(_unb64(header_b64))
-        claims = json.loads(_unb64(payload_b64))
-        signature = _unb64(signature_b64)
-    except (ValueError, AttributeError):
-        raise ValueError("malformed token")
-    if header.get("alg") != "HS256":
-        raise ValueError("unsupported token algorithm")
-    expected = hmac.new(secret(), ("%s.%s" % (header_b64, payload_b64)).encode(), hashlib.sha256).digest()
-    if not hmac.compare_digest(expected, signature):
+        return jwt.decode(token, _jwt_key(), algorithms=["HS256"], issuer=issuer,
+                          options={"require": ["exp", "sub"] + (["iss"] if issuer else [])})
+    except jwt.ExpiredSignatureError:
+        raise ValueError("expired")
+    except jwt.InvalidIssuerError:
+        raise ValueError("wrong issuer")
+    except jwt.InvalidSignatureError:
         raise ValueError("bad signature")
-    if not isinstance(claims, dict):
-        raise ValueError("malformed claims")
-    return claims
+    except jwt.InvalidAlgorithmError:
+        raise ValueError("unsupported token algorithm")
+    except jwt.InvalidTokenError as e:      # malformed, missing claims, not yet valid...
+        raise ValueError("malformed token (%s)" % e)

@@ -62,10 +62,13 @@ def test_a_token_without_a_subject_is_refused(client, method, path):
 def test_search_by_header_finds_by_name_parent_and_alias(client, photos, users):
     alice = users["alice"]
     for word, expected in (("dog", {"dog", "both"}), ("Animal", {"dog", "both"}), ("automobile", {"car"}),
-                           ("vehicle", {"car"}), ("person dog", {"both"})):
+                           ("vehicle", {"car"}), ("person dog", {"both", "dog"})):
         r = client.http.post("/search", headers=dict(auth(alice), **{"search-key": word}))
         assert r.status_code == 200, r.body
         assert {p["photo_id"] for p in r.json_body["photos"]} == {photos[n] for n in expected}, word
+    # the photo with a person and a dog matches both words: first
+    r = client.http.post("/search", headers=dict(auth(alice), **{"search-key": "person dog"}))
+    assert r.json_body["photos"][0]["photo_id"] == photos["both"]
 
 
 def test_a_hit_carries_key_labels_size_time_status_and_a_working_url(client, photos, users, s3):
@@ -77,15 +80,16 @@ def test_a_hit_carries_key_labels_size_time_status_and_a_working_url(client, pho
                                 "aliases": ["Automobile"], "categories": ["Vehicles and Automotive"],
                                 "instances": [{"box": {"width": 0.5, "height": 0.4, "left": 0.1, "top": 0.35},
                                                "confidence": 98.7}]}
-    assert hit["score"] == 98.7
+    assert hit["score"] == 1098.7       # 1000 a matched word + how well it matched
+    assert hit["matched"] == [{"word": "car", "label": "Car", "via": "word", "confidence": 98.7}]
     got = requests.get(hit["url"], timeout=10)
     assert got.status_code == 200 and got.content == s3.get_object(Bucket=BUCKET, Key=hit["key"])["Body"].read()
     thumb = requests.get(hit["thumbnail_url"], timeout=10)
     assert thumb.status_code == 200 and thumb.content[:3] == b"\xff\xd8\xff"
     assert "X-Amz-Expires=3600" in hit["url"]
-    assert r.json_body["query"] == {"q": "car", "words": ["car"], "ignored": [], "excluded": [], "people": [],
-                                    "filters": {},
-                                    "sort": "relevance"}
+    assert r.json_body["query"] == {"q": "car", "words": ["car"], "phrases": [], "text": [], "colors": [],
+                                    "dates": [], "ignored": [], "excluded": [], "people": [], "filters": {},
+                                    "date_filters": {}, "sort": "relevance", "min_score": 15.0}
 
 
 def test_url_expiry_is_configurable(client, photos, users, monkeypatch):

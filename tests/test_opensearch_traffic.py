@@ -53,18 +53,21 @@ def test_every_search_filters_by_owner_on_the_server(opensearch):
     assert len(bodies) == 2
     for body in bodies:
         assert {"term": {"owner": "alice"}} in body["query"]["bool"]["filter"]
-    must = bodies[0]["query"]["bool"]["must"]
-    assert [[q["nested"]["query"]["function_score"]["query"] for q in m["dis_max"]["queries"]] for m in must] == [
-        [{"term": {"labels.terms": "car"}}, {"term": {"text_lines.terms": "car"}}],
-        [{"term": {"labels.terms": "red"}}, {"term": {"text_lines.terms": "red"}}]]
+    groups = bodies[0]["query"]["bool"]["should"]
+    assert bodies[0]["query"]["bool"]["minimum_should_match"] == 1
+    matches = [[q["nested"]["query"]["function_score"]["query"]["bool"]["filter"][0]
+                for q in g["function_score"]["query"]["dis_max"]["queries"]] for g in groups]
+    assert matches == [[{"term": {"labels.terms": w}}, {"term": {"evidence.terms": w}},
+                        {"term": {"text_lines.terms": w}}] for w in ("car", "red")]
 
 
 def test_query_words_travel_as_json_values(opensearch):
     index = make_index(opensearch.url)
     index.search("alice", ['x"}},{"match_all":{}}'], 10)
     body = opensearch.requests[-1].json()
-    clause = body["query"]["bool"]["must"][0]["dis_max"]["queries"][0]
-    assert clause["nested"]["query"]["function_score"]["query"] == {"term": {"labels.terms": 'x"}},{"match_all":{}}'}}
+    clause = body["query"]["bool"]["should"][0]["function_score"]["query"]["dis_max"]["queries"][0]
+    assert clause["nested"]["query"]["function_score"]["query"]["bool"]["filter"][0] == {
+        "term": {"labels.terms": 'x"}},{"match_all":{}}'}}
 
 
 def test_bulk_sends_ndjson_with_conditional_writes(opensearch):

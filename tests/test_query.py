@@ -19,7 +19,8 @@ from tests.support.rekognition import CAR_ON_STREET, DOG_ON_GRASS
     ("the of a", [], ["the", "of", "a"]),
 ])
 def test_filler_words_are_ignored_and_named(q, words, ignored):
-    assert parse(q) == (words, ignored, [])
+    parsed = parse(q)
+    assert (parsed.words, parsed.ignored, parsed.excluded) == (words, ignored, [])
 
 
 @pytest.mark.parametrize("q,words,excluded", [

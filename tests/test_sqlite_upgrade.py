@@ -18,7 +18,8 @@ def test_a_file_from_before_filters_and_term_counts_is_upgraded_in_place(tmp_pat
     db.executescript(OLD_SCHEMA)
     doc = {"photo_id": "a" * 32, "owner": "alice", "bucket": "b", "key": "usercontent/alice/cat.jpg",
            "status": "indexed", "uploaded_at": "2026-01-02T03:04:05.000Z",
-           "labels": [{"name": "Cat", "confidence": 90.0, "terms": ["cat", "animal"]}], "text_lines": []}
+           "labels": [{"name": "Cat", "confidence": 90.0, "parents": ["Animal"], "aliases": [],
+                       "terms": ["cat", "animal"]}], "text_lines": []}
     db.execute("INSERT INTO photos VALUES (?, 'alice', 'b', ?, 1767323045000, 1, ?)",
                (doc["photo_id"], doc["key"], json.dumps(doc)))
     db.executemany("INSERT INTO terms VALUES ('alice', ?, ?, 90.0)", [("cat", doc["photo_id"]),
@@ -30,8 +31,8 @@ def test_a_file_from_before_filters_and_term_counts_is_upgraded_in_place(tmp_pat
     assert [h["photo_id"] for h in index.search("alice", ["cat"], 10).hits] == [doc["photo_id"]]
     assert [h["photo_id"] for h in index.list("alice", 10, filters={"uploaded_from": "2026-01-01T00:00:00.000Z"},
                                               sort="newest").hits] == [doc["photo_id"]]
-    index.ensure_index()                                     # idempotent
-    assert index.search("alice", ["cat", "animal"], 10).hits[0]["_score"] == 180.0
+    index.ensure_index()                                     # idempotent (terms derived again from the names)
+    assert index.search("alice", ["cat", "animal"], 10).hits[0]["_score"] == 2180.0     # 1000 a word + 90 + 90
 
 
 def test_counts_missing_for_rows_written_before_term_counts_are_rebuilt_once(tmp_path):

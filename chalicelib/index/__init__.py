@@ -10,8 +10,8 @@ Interface (every implementation passes tests/contract/test_index_contract.py):
   Otherwise VersionConflict.  ``put(doc, version=ANY)`` writes regardless.
 - ``delete(photo_id, version=ANY) -> bool``: False when absent;
   VersionConflict when a given version no longer matches.
-- ``search(owner, words, size, after=None, filters=None, sort="relevance") -> Page``:
-  the owner's photos that match every word (see below) and every filter
+- ``search(owner, groups, size, after=None, filters=None, sort="relevance", min_score=0) -> Page``:
+  the owner's photos that match at least one group of words (see below) and every filter
   (chalicelib.index.filters), best first or by time.
 - ``list(owner, size, after=None, filters=None, sort="newest") -> Page``: the
   owner's photos that match the filters, newest (or oldest) first; a photo's
@@ -25,18 +25,29 @@ Interface (every implementation passes tests/contract/test_index_contract.py):
   ``("delete", photo_id, version)``; outcomes "ok", "conflict", "missing".
 - ``refresh()``: make writes visible to search (a no-op where they already are).
 - Internal filters (set by chalicelib.photos, never by a client): ``photo_ids`` (the photos
-  of named people) and ``without_words`` (a query's ``-word``: photos none of whose label
-  or text terms is one of these).
+  of named people) and ``without_words`` (a query's ``-word``: photos none of whose label,
+  evidence or text terms is one of these with at least the confidence
+  ``without_min_confidence``, default 0).
 - ``status_counts(owner) -> {status: n, "retrying": n}``: the owner's photos per status
   (and the failed ones that will be retried), for GET /status.
 
 Query semantics, identical on every backend:
-- Words come from chalicelib.index.terms.query_words (case-insensitive, plural
-  folded).  A photo matches when EVERY word is a term of at least one of its
-  labels (label name, any parent, any alias) or of a line of text read in it.
-- Score: for each word, the highest confidence among the labels and text lines
-  it matches; summed over the words.  Order: score descending, then photo id
-  (or, sorted by time, photo time then photo id).
+- A query is a list of groups, one per word a person typed (chalicelib.query builds them);
+  a group is a list of alternatives ``Alt(term, weight, scope)``: the word itself (weight 1),
+  the concepts it means (synonyms, WordNet, embeddings: weight < 1), spelling slips.  A plain
+  string in the list is the group ``[Alt(word, 1.0, "any")]``.
+- Scopes: ``any`` matches a term of a label (name, parent, alias: chalicelib.index.terms
+  .label_terms), of the evidence or of a line of text read in the photo; ``text`` only text
+  read in the photo; ``color`` a dominant colour of the photo (``colors``), which counts as
+  confidence COLOR_CONFIDENCE.
+- An alternative matches a photo when weight x confidence >= min_score (the relevance
+  cutoff), confidence being the best of the terms it matches in its scope.  A group's score
+  is the best of its matching alternatives' weight x confidence.
+- A photo is a hit when at least one group matches.  Score: MATCHED_GROUP per matching group
+  plus the group's score, summed: a photo matching more of the words always ranks above one
+  matching fewer.  A *boost* group (a list whose first item is the string BOOST: a colour word
+  beside other words, "red car") adds only its score, and never makes a hit on its own.  Order: score descending, then photo id (or, sorted by time, photo time then
+  photo id).
 - Pages: `after` is the opaque `next` of the previous Page; the order is total,
   so pages never repeat or skip a photo that did not change.
 """
@@ -49,6 +60,36 @@ from chalicelib.errors import BadRequest
 from chalicelib.keys import is_photo_id
 
 Page = namedtuple("Page", "hits next")
+Alt = namedtuple("Alt", "term weight scope")
+SCOPES = ("any", "text", "color")
+COLOR_CONFIDENCE = 100.0
+MATCHED_GROUP = 1000.0
+MAX_ALTERNATIVES = 10000    # per query, over all groups (each OCR slip of a long word is one)
+BOOST = "boost"
+
+
+def as_groups(words):
+    """[(boost, [Alt])] from a list of plain words or groups (see Query semantics), validated."""
+    groups = []
+    for item in words:
+        if isinstance(item, str):
+            item = [Alt(item, 1.0, "any")]
+        boost = bool(item) and item[0] == BOOST
+        group = [Alt(*a) for a in (item[1:] if boost else item)]
+        for alt in group:
+            if alt.scope not in SCOPES or not 0 < alt.weight <= 1 or not alt.term:
+                raise ValueError("bad alternative %r" % (alt,))
+        groups.append((boost, group))
+    if groups and all(boost for boost, _ in groups):
+        raise ValueError("a query of boost groups only")
+    if sum(len(g) for _, g in groups) > MAX_ALTERNATIVES:
+        raise BadRequest("the query is too long: use fewer or shorter words")
+    return groups
+
+
+def min_confidence(alt, min_score):
+    """The smallest confidence with which `alt` matches under the cutoff `min_score`."""
+    return min_score / alt.weight
 
 ANY = object()  # put/delete regardless of the stored version
 

@@ -1,7 +1,7 @@
 """The photo document: what the index stores for one photo."""
 from datetime import datetime, timezone
 
-from chalicelib.index.terms import label_terms, tokens
+from chalicelib.index.terms import label_terms, text_terms
 from chalicelib.keys import face_crop_number
 
 STATUS_PENDING = "pending"      # stored, analysis not finished (the reconciler completes it)
@@ -9,6 +9,8 @@ STATUS_INDEXED = "indexed"
 STATUS_UNSUPPORTED = "unsupported"
 STATUS_FAILED = "failed"
 STATUSES = (STATUS_PENDING, STATUS_INDEXED, STATUS_UNSUPPORTED, STATUS_FAILED)
+# 2: whole multi-word names, neighbouring words of text (and run together), evidence
+TERMS_VERSION = 2
 # kept with a photo's faces, never shown: the local engine's embedding (documents from before
 # the face store) and the Rekognition FaceId of the face in the collection
 INTERNAL_FACE_FIELDS = ("embedding", "rekognition_face_id")
@@ -30,13 +32,17 @@ def iso(value):
 
 def build(photo_id, owner, bucket, key, info, sequencer, status, labels=(), reason=None,
           retryable=False, engine=None, model_version=None, attempts=0, text=(), properties=None, faces=(),
-          moderation=None, metadata=None, thumbnails=None):
+          moderation=None, metadata=None, thumbnails=None, evidence=()):
     """A complete document.  `info` is the storage ObjectInfo read just before analysis;
-    `labels`, `text` and `properties` come from chalicelib.analysis.normalize_*."""
+    `labels`, `text`, `properties` and `evidence` come from chalicelib.analysis.normalize_*.
+    `evidence`: concepts the engine has weaker or indirect evidence for ({"name", "confidence"}),
+    searchable but never shown as labels (chalicelib.analysis.local: labels below the shown
+    cutoff, and ConSE scores of concepts that are not classes)."""
     labels = [dict(label, terms=label_terms(label)) for label in labels]
-    text = [dict(line, terms=_distinct(tokens(line["text"]))) for line in text]
+    text = [dict(line, terms=text_terms(line["text"])) for line in text]
+    evidence = [dict(item, terms=label_terms(item)) for item in evidence]
     search_terms = []
-    for item in labels + text:
+    for item in labels + text + evidence:
         search_terms.extend(t for t in item["terms"] if t not in search_terms)
     return {
         "photo_id": photo_id,
@@ -56,6 +62,7 @@ def build(photo_id, owner, bucket, key, info, sequencer, status, labels=(), reas
         "engine": engine,
         "label_model_version": model_version,
         "labels": labels,
+        "evidence": evidence,
         "text_lines": text,
         "properties": properties,
         "faces": list(faces),
@@ -66,7 +73,22 @@ def build(photo_id, owner, bucket, key, info, sequencer, status, labels=(), reas
         # flat fields for filters and sorting (chalicelib.media for what they mean)
         **filter_fields(metadata, properties, faces, text, iso(info.last_modified) or now_iso()),
         "search_terms": search_terms,
+        "terms_version": TERMS_VERSION,
     }
+
+
+def with_current_terms(doc):
+    """The document with its search terms derived again by today's chalicelib.index.terms (the
+    reconciler rewrites documents whose `terms_version` is older: new phrase and text terms)."""
+    out = dict(doc, terms_version=TERMS_VERSION)
+    out["labels"] = [dict(label, terms=label_terms(label)) for label in doc.get("labels") or ()]
+    out["text_lines"] = [dict(line, terms=text_terms(line["text"])) for line in doc.get("text_lines") or ()]
+    out["evidence"] = [dict(item, terms=label_terms(item)) for item in doc.get("evidence") or ()]
+    search_terms = []
+    for item in out["labels"] + out["text_lines"] + out["evidence"]:
+        search_terms.extend(t for t in item["terms"] if t not in search_terms)
+    out["search_terms"] = search_terms
+    return out
 
 
 def filter_fields(metadata, properties, faces, text, uploaded_at):
@@ -84,14 +106,6 @@ def filter_fields(metadata, properties, faces, text, uploaded_at):
         "colors": sorted({c["simplified"] for c in (properties or {}).get("dominant_colors", ())
                           if c.get("simplified") and c.get("percent", 0) >= 10}),
     }
-
-
-def _distinct(words):
-    out = []
-    for w in words:
-        if w not in out:
-            out.append(w)
-    return out
 
 
 def public(doc, url=None, sign=None):

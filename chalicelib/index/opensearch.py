@@ -8,7 +8,8 @@ import opensearchpy
 from opensearchpy import OpenSearch, RequestsHttpConnection
 
 from chalicelib.errors import BackendUnavailable, BadRequest, VersionConflict
-from chalicelib.index import ANY, INVALID_CURSOR, Page, decode_cursor, encode_cursor
+from chalicelib.index import (ANY, COLOR_CONFIDENCE, Alt, INVALID_CURSOR, MATCHED_GROUP, Page, as_groups, decode_cursor,
+                              encode_cursor, min_confidence)
 
 KEYWORD = {"type": "keyword"}
 MAPPINGS = {
@@ -27,6 +28,10 @@ MAPPINGS = {
             "parents": KEYWORD, "aliases": KEYWORD, "categories": KEYWORD, "terms": KEYWORD,
             "instances": {"type": "object", "enabled": False},
         }},
+        "evidence": {"type": "nested", "properties": {
+            "name": KEYWORD, "confidence": {"type": "float"}, "terms": KEYWORD,
+            "parents": KEYWORD, "aliases": KEYWORD, "categories": KEYWORD,
+        }},
         "text_lines": {"type": "nested", "properties": {
             "text": {"type": "text"}, "terms": KEYWORD, "confidence": {"type": "float"},
             "box": {"type": "object", "enabled": False}, "words": {"type": "object", "enabled": False},
@@ -44,7 +49,7 @@ MAPPINGS = {
     },
 }
 SETTINGS = {"index": {"number_of_shards": 1}}
-HIDDEN = ["search_terms", "labels.terms", "text_lines.terms", "faces.embedding"]
+HIDDEN = ["search_terms", "labels.terms", "text_lines.terms", "evidence.terms", "faces.embedding"]
 
 
 def make_client(endpoint, region, auth_mode="sigv4", service="es", timeout=10, credentials=None):
@@ -61,16 +66,47 @@ def make_client(endpoint, region, auth_mode="sigv4", service="es", timeout=10, c
                       timeout=timeout, max_retries=2, retry_on_timeout=True)
 
 
-def _best(path, word):
+def _best(path, terms, weight, min_score):
+    """weight x the best confidence of an item under `path` that has one of the terms, when at
+    least the cutoff (chalicelib.index: an alternative's score)."""
+    low = min_confidence(Alt("", weight, "any"), min_score)
+    match = {"term": {path + ".terms": terms[0]}} if len(terms) == 1 else {"terms": {path + ".terms": terms}}
     return {"nested": {"path": path, "score_mode": "max", "query": {"function_score": {
-        "query": {"term": {path + ".terms": word}},
-        "field_value_factor": {"field": path + ".confidence", "factor": 1, "missing": 0},
+        "query": {"bool": {"filter": [match, {"range": {path + ".confidence": {"gte": low}}}]}},
+        "field_value_factor": {"field": path + ".confidence", "factor": weight, "missing": 0},
         "boost_mode": "replace"}}}}
 
 
-def word_clause(word):
-    """Score of one query word: the highest confidence of a label or a text line it matches."""
-    return {"dis_max": {"tie_breaker": 0.0, "queries": [_best("labels", word), _best("text_lines", word)]}}
+PATHS = {"any": ("labels", "evidence", "text_lines"), "text": ("text_lines",)}
+
+
+def alternative_clauses(scope, weight, terms, min_score):
+    """Clauses for the alternatives of one scope and weight (one `terms` query for them all: a
+    misspelt word brings hundreds of slips, and a cluster caps a query's clauses)."""
+    if scope == "color":
+        if COLOR_CONFIDENCE < min_confidence(Alt("", weight, scope), min_score):
+            return []
+        match = {"term": {"colors": terms[0]}} if len(terms) == 1 else {"terms": {"colors": terms}}
+        return [{"constant_score": {"filter": match, "boost": weight * COLOR_CONFIDENCE}}]
+    return [_best(path, terms, weight, min_score) for path in PATHS[scope]]
+
+
+def group_clause(group, min_score, boost=False):
+    """A group's score: MATCHED_GROUP (not for a boost group) + the best of its alternatives
+    (chalicelib.index)."""
+    by_kind = {}
+    for alt in group:
+        terms = by_kind.setdefault((alt.scope, alt.weight), [])
+        if alt.term not in terms:
+            terms.append(alt.term)
+    queries = [c for (scope, weight), terms in by_kind.items()
+               for c in alternative_clauses(scope, weight, terms, min_score)]
+    if not queries:
+        return {"bool": {"must_not": [{"match_all": {}}]}}
+    best = {"dis_max": {"tie_breaker": 0.0, "queries": queries}}
+    if boost:
+        return best
+    return {"function_score": {"query": best, "functions": [{"weight": MATCHED_GROUP}], "boost_mode": "sum"}}
 
 
 SORTS = {
@@ -103,12 +139,25 @@ def filter_clauses(owner, f):
     return clauses
 
 
-def search_body(owner, words, size, after, filters=None, sort="relevance"):
+def search_body(owner, words, size, after, filters=None, sort="relevance", min_score=0.0):
     query = {"bool": {"filter": filter_clauses(owner, filters or {})}}
-    if words:
-        query["bool"]["must"] = [word_clause(w) for w in words]
-    if (filters or {}).get("without_words"):     # a query's -word: no label or text term is one of them
-        query["bool"]["must_not"] = [{"terms": {"search_terms": sorted(filters["without_words"])}}]
+    groups = as_groups(words)
+    if groups:
+        matching = {"bool": {"should": [group_clause(g, min_score) for boost, g in groups if not boost],
+                             "minimum_should_match": 1}}
+        boosts = [group_clause(g, min_score, boost=True) for boost, g in groups if boost]
+        if boosts:      # a boost group adds its score to a hit, and never makes one
+            query["bool"]["must"] = [matching]
+            query["bool"]["should"] = boosts
+        else:
+            query["bool"].update(matching["bool"])
+    if (filters or {}).get("without_words"):
+        # a query's -word: no label, evidence or text term of the photo is one of them, with at
+        # least the confidence `without_min_confidence`
+        low = filters.get("without_min_confidence", 0.0)
+        query["bool"]["must_not"] = [{"nested": {"path": path, "query": {"bool": {"filter": [
+            {"terms": {path + ".terms": sorted(filters["without_words"])}},
+            {"range": {path + ".confidence": {"gte": low}}}]}}}} for path in PATHS["any"]]
     body = {"size": size + 1, "track_total_hits": False, "_source": {"excludes": HIDDEN},
             "query": query, "sort": SORTS[sort]}
     if after:
@@ -232,9 +281,10 @@ class OpenSearchIndex:
         return outcomes
 
     # -- queries ----------------------------------------------------------
-    def search(self, owner, words, size, after=None, filters=None, sort="relevance"):
+    def search(self, owner, words, size, after=None, filters=None, sort="relevance", min_score=0.0):
         kind = "search:" + sort
-        return self._page(kind, search_body(owner, words, size, decode_cursor(kind, after), filters, sort), size)
+        return self._page(kind, search_body(owner, words, size, decode_cursor(kind, after), filters, sort, min_score),
+                          size)
 
     def list(self, owner, size, after=None, filters=None, sort="newest"):
         kind = "list:" + sort

@@ -28,7 +28,9 @@ import threading
 from datetime import datetime
 
 from chalicelib.errors import BackendUnavailable, BadRequest, VersionConflict
-from chalicelib.index import ANY, Page, decode_cursor, encode_cursor
+from chalicelib.index import (ANY, COLOR_CONFIDENCE, MATCHED_GROUP, Page, as_groups, decode_cursor, encode_cursor,
+                              min_confidence)
+from chalicelib.index.terms import COLOR_PREFIX, TEXT_PREFIX, label_terms, text_terms
 from chalicelib.index.filters import EARTH_RADIUS_KM, distance_km
 
 SCHEMA = """
@@ -63,7 +65,7 @@ CREATE TABLE IF NOT EXISTS term_counts (
 ) WITHOUT ROWID;
 """
 HIDDEN_TERMS = "terms"
-SCHEMA_VERSION = 2      # PRAGMA user_version: 2 = term_counts complete
+SCHEMA_VERSION = 3      # PRAGMA user_version: 2 = term_counts complete; 3 = scoped and phrase terms
 # Filter and sort columns (added to files created before them by ensure_index).
 COLUMNS = (("photo_time_ms", "INTEGER"), ("taken_ms", "INTEGER"), ("camera_make", "TEXT"), ("camera_model", "TEXT"),
            ("format", "TEXT"), ("status", "TEXT"), ("lat", "REAL"), ("lon", "REAL"), ("face_count", "INTEGER"),
@@ -151,12 +153,23 @@ def _millis(iso):
 
 
 def best_terms(doc):
-    """{term: best confidence} over the document's labels and text lines."""
+    """{term: best confidence} over the document's labels, evidence and text lines (every
+    scope, chalicelib.index); the terms are derived from the names here, so documents stored
+    before a change of chalicelib.index.terms get the new terms when rewritten or migrated."""
     best = {}
-    for item in list(doc.get("labels", ())) + list(doc.get("text_lines", ())):
-        for term in item.get("terms", ()):
-            if item["confidence"] > best.get(term, -1.0):
-                best[term] = item["confidence"]
+
+    def add(term, confidence):
+        if confidence > best.get(term, -1.0):
+            best[term] = confidence
+    for item in list(doc.get("labels", ())) + list(doc.get("evidence", ())):
+        for term in label_terms(item):
+            add(term, item["confidence"])
+    for line in doc.get("text_lines", ()):
+        for term in text_terms(line["text"]):
+            add(term, line["confidence"])
+            add(TEXT_PREFIX + term, line["confidence"])
+    for color in doc.get("colors") or ():
+        add(COLOR_PREFIX + color, COLOR_CONFIDENCE)
     return best
 
 
@@ -166,6 +179,7 @@ def _public(doc):
     out.pop("search_terms", None)
     out["labels"] = [{k: v for k, v in lab.items() if k != HIDDEN_TERMS} for lab in doc.get("labels", ())]
     out["text_lines"] = [{k: v for k, v in line.items() if k != HIDDEN_TERMS} for line in doc.get("text_lines", ())]
+    out["evidence"] = [{k: v for k, v in item.items() if k != HIDDEN_TERMS} for item in doc.get("evidence", ())]
     for face in out.get("faces") or ():
         face.pop("embedding", None)
     return out
@@ -206,8 +220,12 @@ class SQLiteIndex:
         db.executescript(INDEXES)
         with self._write() as w:
             if w.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                # Files from before term_counts existed counted only the photos written since:
-                # count everything again, once.
+                # Files from before term_counts existed counted only the photos written since, and
+                # files from before scoped terms lack them: derive every photo's terms again, once.
+                w.execute("DELETE FROM terms")
+                for owner, photo_id, doc in w.execute("SELECT owner, photo_id, doc FROM photos").fetchall():
+                    w.executemany("INSERT INTO terms (owner, term, photo_id, best) VALUES (?, ?, ?, ?)",
+                                  [(owner, t, photo_id, b) for t, b in best_terms(json.loads(doc)).items()])
                 w.execute("DELETE FROM term_counts")
                 w.execute("INSERT INTO term_counts (owner, term, n) SELECT owner, term, COUNT(*) FROM terms "
                           "GROUP BY owner, term")
@@ -305,29 +323,30 @@ class SQLiteIndex:
         return Transaction(self._db())
 
     # -- queries ----------------------------------------------------------
-    def search(self, owner, words, size, after=None, filters=None, sort="relevance"):
+    def search(self, owner, words, size, after=None, filters=None, sort="relevance", min_score=0.0):
         kind = "search:" + sort
         after = decode_cursor(kind, after)
-        if not words:
+        groups = as_groups(words)
+        if not groups:
             return self._select(kind, owner, size, after, filters, sort)
-        db = self._db()
-        counts = dict(db.execute("SELECT term, n FROM term_counts WHERE owner = ? AND term IN (%s)"
-                                 % ",".join("?" * len(words)), [owner, *words]).fetchall())
-        if any(counts.get(w, 0) <= 0 for w in words):
-            return Page([], None)
-        words = sorted(words, key=lambda w: counts[w])      # the rarest word drives the query
-        joins = "".join(" JOIN terms t%d ON t%d.owner = t0.owner AND t%d.term = ? AND t%d.photo_id = t0.photo_id"
-                        % (i, i, i, i) for i in range(1, len(words)))
-        score = " + ".join("t%d.best" % i for i in range(len(words)))
+        # One row per alternative: (group, term row, the smallest confidence that matches, weight,
+        # what the group adds when it matches: MATCHED_GROUP, or 0 for a boost group).
+        alternatives = json.dumps([[g, _row_term(alt), min_confidence(alt, min_score), alt.weight,
+                                    0.0 if boost else MATCHED_GROUP]
+                                   for g, (boost, group) in enumerate(groups) for alt in group])
         where, where_params = _where(filters or {})
         with_photos = bool(where) or sort != "relevance"   # a plain search needs only the terms
-        sql = ("SELECT t0.photo_id AS photo_id, %s AS score, %s AS ptime FROM terms t0%s%s "
-               "WHERE t0.owner = ? AND t0.term = ?%s"
-               % (score, "p.photo_time_ms" if with_photos else "NULL", joins,
-                  " JOIN photos p ON p.photo_id = t0.photo_id" if with_photos else "",
-                  "".join(" AND " + w for w in where)))
-        params = [*words[1:], owner, words[0], *where_params]
-        return self._ordered(kind, sql, params, size, after, sort)
+        sql = ("SELECT m.photo_id AS photo_id, SUM(m.bonus + m.gs) AS score, %s AS ptime FROM ("
+               " SELECT t.photo_id AS photo_id, a.g AS g, MAX(t.best * a.w) AS gs, MAX(a.bonus) AS bonus"
+               " FROM (SELECT json_extract(value, '$[0]') AS g, json_extract(value, '$[1]') AS term,"
+               "       json_extract(value, '$[2]') AS low, json_extract(value, '$[3]') AS w,"
+               "       json_extract(value, '$[4]') AS bonus FROM json_each(?)) a"
+               " JOIN terms t ON t.owner = ? AND t.term = a.term AND t.best >= a.low"
+               " GROUP BY t.photo_id, a.g) m%s%s GROUP BY m.photo_id HAVING SUM(m.bonus) > 0"
+               % ("p.photo_time_ms" if with_photos else "NULL",
+                  " JOIN photos p ON p.photo_id = m.photo_id" if with_photos else "",
+                  "".join((" WHERE " if n == 0 else " AND ") + w for n, w in enumerate(where))))
+        return self._ordered(kind, sql, [alternatives, owner, *where_params], size, after, sort)
 
     def list(self, owner, size, after=None, filters=None, sort="newest"):
         kind = "list:" + sort
@@ -378,6 +397,11 @@ class SQLiteIndex:
         return Page(hits, nxt)
 
 
+def _row_term(alt):
+    """The terms-table row an alternative looks up (scoped rows carry a prefix)."""
+    return {"any": "", "text": TEXT_PREFIX, "color": COLOR_PREFIX}[alt.scope] + alt.term
+
+
 def _where(f):
     """SQL conditions on the photos row `p` for validated filters (chalicelib.index.filters)."""
     where, params = [], []
@@ -405,10 +429,11 @@ def _where(f):
         where.append("p.photo_id IN (SELECT value FROM json_each(?))")
         params.append(json.dumps(sorted(f["photo_ids"])))
     if f.get("without_words"):
-        # Internal (a query's -word): no label or text term of the photo is one of these.
+        # Internal (a query's -word): no label, evidence or text term of the photo is one of these
+        # with at least the confidence without_min_confidence.
         where.append("NOT EXISTS (SELECT 1 FROM terms x WHERE x.owner = p.owner AND x.photo_id = p.photo_id "
-                     "AND x.term IN (SELECT value FROM json_each(?)))")
-        params.append(json.dumps(sorted(f["without_words"])))
+                     "AND x.term IN (SELECT value FROM json_each(?)) AND x.best >= ?)")
+        params += [json.dumps(sorted(f["without_words"])), f.get("without_min_confidence", 0.0)]
     if "near" in f:
         near = f["near"]
         dlat = near["radius_km"] / EARTH_RADIUS_KM * 57.29577951308232

@@ -32,14 +32,41 @@ def tokens(text):
     return [fold(w) for w in _WORD.findall(text)]
 
 
+def phrase(text):
+    """A name of several words as one term ("Coffee Mug" -> "coffee mug"); None for one word.
+    Query expansion targets whole names this way, so "mug" -> Coffee Mug does not also find
+    every "coffee"."""
+    words = tokens(text)
+    return " ".join(words) if len(words) > 1 else None
+
+
 def label_terms(label):
-    """Every term that finds this label: its name, its parents, its aliases."""
+    """Every term that finds this label: its name, its parents, its aliases, each word
+    and each whole multi-word name."""
     found = []
     for text in [label["name"], *label.get("parents", ()), *label.get("aliases", ())]:
-        for t in tokens(text):
-            if t not in found:
+        for t in tokens(text) + [phrase(text)]:
+            if t and t not in found:
                 found.append(t)
     return found
+
+
+def text_terms(line):
+    """The terms of a line of text read in a photo: its words, each pair of neighbouring words
+    ("no parking", for a quoted phrase) and each pair run together ("noparking": OCR often
+    drops the space, and people type it)."""
+    words = tokens(line)
+    found = []
+    for t in words + [a + " " + b for a, b in zip(words, words[1:])] + [a + b for a, b in zip(words, words[1:])]:
+        if t not in found:
+            found.append(t)
+    return found
+
+
+# Scoped terms (SQLite rows; OpenSearch uses the nested field instead): a word of text read in
+# the photo, and a dominant colour.  ":" never occurs in a token, so they cannot collide.
+TEXT_PREFIX = "t:"
+COLOR_PREFIX = "c:"
 
 
 def query_words(q):

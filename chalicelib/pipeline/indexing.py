@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 
 from chalicelib import keys, logs, media, settings
 from chalicelib.pipeline import faces as face_steps
-from chalicelib.analysis import ImageRejected, PhotoSource, normalize_faces, normalize_labels, \
+from chalicelib.analysis import ImageRejected, PhotoSource, normalize_evidence, normalize_faces, normalize_labels, \
     normalize_moderation, normalize_properties, normalize_text
 from chalicelib.errors import BackendUnavailable, BadRequest, VersionConflict
 from chalicelib.index import documents
@@ -171,12 +171,12 @@ def _analyse(services, owner, bucket, key, info, sequencer, attempts, deadline):
     pid = photo_id(bucket, key)
 
     def doc(status, labels=(), reason=None, retryable=False, content_type=None, model_version=None, text=(),
-            properties=None, faces=(), moderation=None, metadata=None, thumbnails=None):
+            properties=None, faces=(), moderation=None, metadata=None, thumbnails=None, evidence=()):
         described = info._replace(content_type=content_type or info.content_type)
         return documents.build(pid, owner, bucket, key, described, sequencer, status, labels, reason, retryable,
                                engine=getattr(services.analyzer, "engine", None), model_version=model_version,
                                attempts=attempts, text=text, properties=properties, faces=faces,
-                               moderation=moderation, metadata=metadata, thumbnails=thumbnails)
+                               moderation=moderation, metadata=metadata, thumbnails=thumbnails, evidence=evidence)
 
     if info.size == 0:
         return doc(STATUS_UNSUPPORTED, reason="EmptyObject: the object has no bytes"), None
@@ -230,6 +230,7 @@ def _analyse(services, owner, bucket, key, info, sequencer, attempts, deadline):
                   content_type=content_type, model_version=same.get("label_model_version"),
                   text=[{k: v for k, v in line.items() if k != "terms"} for line in same.get("text_lines") or ()],
                   properties=same.get("properties"), faces=faces, moderation=same.get("moderation"),
+                  evidence=[{k: v for k, v in item.items() if k != "terms"} for item in same.get("evidence") or ()],
                   metadata=metadata, thumbnails=write_thumbnails(services, key, small,
                                                                 croppable(services, owner, faces)))
         new["content_hash"], new["reused_from"] = content_hash, same["photo_id"]
@@ -262,7 +263,7 @@ def _analyse(services, owner, bucket, key, info, sequencer, attempts, deadline):
     new = _hashed(doc(STATUS_INDEXED, normalize_labels(result), content_type=content_type, thumbnails=thumbs,
                       model_version=result.get("LabelModelVersion"), text=normalize_text(result.get("TextDetections")),
                       properties=normalize_properties(result.get("ImageProperties")),
-                      faces=faces,
+                      faces=faces, evidence=normalize_evidence(result),
                       moderation=normalize_moderation(result["ModerationLabels"]) if "ModerationLabels" in result
                       else None, metadata=metadata), content_hash)
     face_steps.register(services, new, image, deadline, matcher_ids=matcher_ids)

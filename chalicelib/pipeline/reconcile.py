@@ -9,6 +9,8 @@ two streams, holding only one page of each in memory:
   then a cheap diff and the workers analyse in parallel);
 - document without object: delete it (and its faces, thumbnail and crops);
 - document with a retryable failure: analyse again;
+- indexed photo whose search terms are older than chalicelib.index.terms (``terms_version``):
+  derive them again from the stored document (no analysis);
 - indexed photo whose thumbnail or face crops are missing: make them again
   (the thumbnails/ listing is walked alongside, see DerivedWalk); derived files
   whose photo is gone are deleted at the end of a complete pass;
@@ -198,6 +200,11 @@ def _for_object(services, obj, doc, version, stats):
     if parsed is None:
         return None
     if doc is not None and doc.get("etag") == obj.etag and not needs_retry(doc):
+        if doc.get("terms_version") != documents.TERMS_VERSION and doc.get("status") == documents.STATUS_INDEXED:
+            # indexed before today's search terms: derive them again from the stored document
+            full, current = services.index.get(doc["photo_id"])
+            if full is not None and current == version:
+                return ("put", documents.with_current_terms(full), version), "repaired"
         return None
     if doc is not None and doc.get("etag") == obj.etag and not retry_due(doc):
         return None         # a failed object waiting out its backoff

@@ -17,6 +17,9 @@ from chalicelib.index.terms import query_words
 from chalicelib.storage import ObjectInfo
 from tests.conftest import REGION
 from tests.support.rekognition import CAR, DOG, GRASS, PERSON, SPORTS_CAR, WHEEL
+
+CAT = {"Name": "Cat", "Confidence": 90.0, "Parents": [{"Name": "Animal"}, {"Name": "Pet"}], "Aliases": [],
+       "Categories": [{"Name": "Animals and Pets"}], "Instances": []}
 from chalicelib.analysis import normalize_labels
 
 BACKENDS = ["opensearch-http", "sqlite"] + (["opensearch-live"] if os.environ.get("OPENSEARCH_URL") else [])
@@ -133,11 +136,15 @@ def test_plural_and_singular_find_the_same_photos(index):
     assert ids(search(index, "alice", "wheels")) == [car["photo_id"]]
 
 
-def test_every_word_must_match(index):
-    car, dog, both = put_all(index, doc(1, labels=[CAR]), doc(2, labels=[DOG]),
-                             doc(3, labels=[CAR, DOG]))
-    assert ids(search(index, "alice", "car dog")) == [both["photo_id"]]
-    assert ids(search(index, "alice", "car unicorn")) == []
+def test_photos_matching_more_words_rank_first_and_none_never_shows(index):
+    car, dog, both, cat = put_all(index, doc(1, labels=[_with_confidence(CAR, 99.0)]), doc(2, labels=[DOG]),
+                                  doc(3, labels=[_with_confidence(CAR, 51.0), _with_confidence(DOG, 51.0)]),
+                                  doc(4, labels=[CAT]))
+    found = ids(search(index, "alice", "car dog"))
+    # both words, however weakly, before one word however strongly; the cat matches neither
+    assert found[0] == both["photo_id"] and set(found) == {both["photo_id"], car["photo_id"], dog["photo_id"]}
+    assert ids(search(index, "alice", "car unicorn")) == [car["photo_id"], both["photo_id"]]
+    assert ids(search(index, "alice", "unicorn")) == []
 
 
 def test_a_multi_word_label_matches_each_of_its_words(index):
@@ -166,9 +173,10 @@ def test_ranked_by_the_summed_best_confidence_of_each_word(index):
     page = search(index, "alice", "car")
     # photo 3: its best label containing "car" is Sports Car (95) -> above 80
     assert ids(page) == [high["photo_id"], mid["photo_id"], low["photo_id"]]
-    assert [round(h["_score"], 1) for h in page.hits] == [99.0, 95.0, 60.0]
+    # each matched word counts MATCHED_GROUP (1000) plus its best confidence
+    assert [round(h["_score"], 1) for h in page.hits] == [1099.0, 1095.0, 1060.0]
     two = search(index, "alice", "vehicle car")
-    assert round(two.hits[0]["_score"], 1) == 198.0
+    assert round(two.hits[0]["_score"], 1) == 2198.0
 
 
 def test_equal_scores_are_ordered_by_photo_id(index):
@@ -213,7 +221,7 @@ def test_owners_never_see_each_others_photos(index):
 def test_hostile_query_words_are_just_words(index):
     dog, = put_all(index, doc(1, labels=[DOG]))
     assert ids(search(index, "alice", 'dog"}}]}')) == [dog["photo_id"]]
-    assert ids(search(index, "alice", 'dog"}}]} ,{"match_all":{}}')) == []  # "match", "all" are words too
+    assert ids(search(index, "alice", 'match"}}]} ,{"match_all":{}}')) == []  # "match", "all" are words too
     assert ids(search(index, "bob", 'dog", "owner": "alice')) == []
     assert ids(search(index, "bob", "dog OR *")) == []
 
@@ -276,7 +284,7 @@ def test_words_may_match_labels_and_text_together(index):
 
 def test_a_word_in_both_a_label_and_the_text_scores_its_best_once(index):
     d, = put_all(index, text_doc(1, [("DOG", 80.0)], labels=[_with_confidence(DOG, 60.0)]))
-    assert round(search(index, "alice", "dog").hits[0]["_score"], 1) == 80.0
+    assert round(search(index, "alice", "dog").hits[0]["_score"], 1) == 1080.0
 
 
 # ---- concurrency --------------------------------------------------------------------------
@@ -461,3 +469,108 @@ def test_without_words_leaves_out_photos_with_a_label_or_text_of_those_words(ind
     found = ids(index.search("alice", ["dog"], 50, None, {"without_words": ["open"]}))
     assert library["canon"]["photo_id"] not in found and library["pug"]["photo_id"] in found
     assert ids(index.search("alice", ["dog"], 50, None, {"without_words": ["dog"]})) == []
+
+
+# ---- groups of weighted alternatives (what chalicelib.query sends) ----------------------------
+
+from chalicelib.index import Alt  # noqa: E402
+
+
+def rich_doc(n, labels=(), lines=(), evidence=(), colors=(), owner="alice"):
+    """A document with labels, text lines, evidence and dominant colours (each >= 10 %)."""
+    d = doc(n, owner=owner)
+    info = ObjectInfo(d["key"], d["etag"], d["size"], T0 + datetime.timedelta(minutes=n), "image/jpeg")
+    text = [{"text": t, "confidence": c, "box": {"left": 0.1, "top": 0.1, "width": 0.5, "height": 0.1},
+             "words": []} for t, c in lines]
+    props = {"dominant_colors": [{"simplified": c, "percent": 30.0} for c in colors]}
+    return documents.build(d["photo_id"], owner, "b", d["key"], info, "", "indexed",
+                           normalize_labels({"Labels": list(labels)}), text=text, properties=props,
+                           evidence=[{"name": name, "confidence": c} for name, c in evidence])
+
+
+def test_a_weighted_alternative_scores_weight_times_confidence(index):
+    cat, = put_all(index, rich_doc(1, labels=[CAT]))
+    page = index.search("alice", [[Alt("kitty", 1.0, "any"), Alt("cat", 0.9, "any")]], 10)
+    assert ids(page) == [cat["photo_id"]] and round(page.hits[0]["_score"], 3) == 1000 + 81.0
+
+
+def test_the_best_alternative_of_a_group_counts_once(index):
+    cat, = put_all(index, rich_doc(1, labels=[CAT]))      # Cat 90, parents Animal, Pet
+    page = index.search("alice", [[Alt("cat", 1.0, "any"), Alt("animal", 0.5, "any"), Alt("pet", 0.9, "any")]], 10)
+    assert round(page.hits[0]["_score"], 3) == 1090.0
+
+
+def test_the_cutoff_drops_weak_matches_of_each_alternative(index):
+    strong, weak = put_all(index, rich_doc(1, labels=[_with_confidence(CAT, 90.0)]),
+                           rich_doc(2, labels=[_with_confidence(CAT, 30.0)]))
+    group = [[Alt("cat", 0.5, "any")]]
+    assert ids(index.search("alice", group, 10, min_score=20)) == [strong["photo_id"]]   # 0.5 x 30 = 15 < 20
+    assert ids(index.search("alice", group, 10, min_score=15)) == [strong["photo_id"], weak["photo_id"]]
+    assert ids(index.search("alice", group, 10, min_score=46)) == []
+
+
+def test_whole_multi_word_names_are_terms(index):
+    sports, = put_all(index, rich_doc(1, labels=[SPORTS_CAR]))
+    # (terms are normalized words: plural-folded, as chalicelib.index.terms.tokens makes them)
+    assert ids(index.search("alice", [[Alt("sport car", 0.9, "any")]], 10)) == [sports["photo_id"]]
+    assert ids(index.search("alice", [[Alt("car sport", 0.9, "any")]], 10)) == []
+
+
+def test_evidence_is_searchable_but_not_a_label(index):
+    arch, = put_all(index, rich_doc(1, labels=[_with_confidence(CAR, 20.0)], evidence=[("Monument", 40.0),
+                                                                                         ("Ice Cream", 12.0)]))
+    page = index.search("alice", ["monument"], 10)
+    assert ids(page) == [arch["photo_id"]] and round(page.hits[0]["_score"], 1) == 1040.0
+    assert [lab["name"] for lab in page.hits[0]["labels"]] == ["Car"]
+    assert ids(index.search("alice", [[Alt("ice cream", 0.8, "any")]], 10, min_score=10)) == []   # 9.6 < 10
+
+
+def test_text_scope_matches_only_text_read_in_the_photo(index):
+    sign, dog = put_all(index, rich_doc(1, lines=[("BEWARE OF THE DOG", 80.0)]), rich_doc(2, labels=[DOG]))
+    assert ids(index.search("alice", [[Alt("dog", 1.0, "text")]], 10)) == [sign["photo_id"]]
+    assert set(ids(index.search("alice", [[Alt("dog", 1.0, "any")]], 10))) == {sign["photo_id"], dog["photo_id"]}
+
+
+def test_text_has_neighbouring_words_as_phrases_and_run_together(index):
+    a, b = put_all(index, rich_doc(1, lines=[("NO PARKING", 90.0)]), rich_doc(2, lines=[("NOPARKING", 70.0)]))
+    assert ids(index.search("alice", [[Alt("no parking", 1.0, "text")]], 10)) == [a["photo_id"]]
+    assert ids(index.search("alice", [[Alt("noparking", 1.0, "text")]], 10)) == [a["photo_id"], b["photo_id"]]
+    assert ids(index.search("alice", [[Alt("parking no", 1.0, "text")]], 10)) == []
+
+
+def test_color_scope_matches_dominant_colours_at_a_fixed_confidence(index):
+    red_car, blue_car, red_wall = put_all(index, rich_doc(1, labels=[CAR], colors=["red"]),
+                                          rich_doc(2, labels=[CAR], colors=["blue"]),
+                                          rich_doc(3, labels=[GRASS], colors=["red", "green"]))
+    groups = ["car", [Alt("red", 1.0, "any"), Alt("red", 0.6, "color")]]
+    page = index.search("alice", groups, 10)
+    assert ids(page)[0] == red_car["photo_id"] and set(ids(page)) == {red_car["photo_id"], blue_car["photo_id"],
+                                                                       red_wall["photo_id"]}
+    assert round(page.hits[0]["_score"], 3) == 2000 + CAR["Confidence"] + 60.0
+    assert ids(index.search("alice", [[Alt("red", 0.6, "color")]], 10, min_score=61)) == []
+
+
+def test_without_words_ignores_matches_under_the_given_confidence(index):
+    weak, strong = put_all(index, rich_doc(1, labels=[CAR], evidence=[("Beach", 5.0)]),
+                           rich_doc(2, labels=[CAR], evidence=[("Beach", 50.0)]))
+    found = ids(index.search("alice", ["car"], 10, None, {"without_words": ["beach"], "without_min_confidence": 15}))
+    assert found == [weak["photo_id"]]
+
+
+def test_a_misspelt_word_of_text_finds_it_through_its_slips(index):
+    """What chalicelib.query sends for "wivennoe": every edit-distance-1 slip, text only."""
+    from chalicelib.query.expand import edits
+    sign, = put_all(index, rich_doc(1, lines=[("Wivenhoe Station", 88.0)]))
+    group = [Alt("wivennoe", 1.0, "any")] + [Alt(w, 0.8, "text") for w in edits("wivennoe")]
+    page = index.search("alice", [group], 10)
+    assert ids(page) == [sign["photo_id"]] and round(page.hits[0]["_score"], 1) == 1000 + 70.4
+
+
+def test_a_boost_group_lifts_hits_and_never_makes_one(index):
+    red_car, blue_car, red_wall = put_all(index, rich_doc(1, labels=[CAR], colors=["red"]),
+                                          rich_doc(2, labels=[CAR], colors=["blue"]),
+                                          rich_doc(3, labels=[GRASS], colors=["red"]))
+    from chalicelib.index import BOOST
+    page = index.search("alice", ["car", [BOOST, Alt("red", 0.6, "color")]], 10)
+    assert ids(page) == [red_car["photo_id"], blue_car["photo_id"]]          # never the red wall
+    assert [round(h["_score"], 3) for h in page.hits] == [1000 + CAR["Confidence"] + 60.0, 1000 + CAR["Confidence"]]

@@ -4,8 +4,8 @@ It records every request (method, path, query, headers, body) so tests can
 check the real traffic the adapter produces: the mapping, the bulk NDJSON, the
 owner filter, the SigV4 Authorization header.  It evaluates the query DSL the
 adapter sends (bool/filter/must/must_not/should, term, terms, range, exists,
-match_all, ids, dis_max, nested with score_mode, function_score with
-field_value_factor, geo_distance in km) with OpenSearch's scoring rules for those queries, sorts
+match_all, ids, dis_max, constant_score, nested with score_mode, function_score with
+field_value_factor and weight functions, geo_distance in km) with OpenSearch's scoring rules for those queries, sorts
 with search_after, and does optimistic concurrency with _seq_no /
 _primary_term.  Anything else answers 400 like an unknown query would, so a
 change in the adapter's queries fails loudly instead of passing quietly.
@@ -194,23 +194,56 @@ class Index:
         return view
 
     def _q_function_score(self, spec, doc):
-        unknown = set(spec) - {"query", "field_value_factor", "boost_mode", "boost"}
+        unknown = set(spec) - {"query", "field_value_factor", "functions", "score_mode", "boost_mode", "boost"}
         if unknown:
             raise QueryError("unsupported function_score options %s" % unknown)
+        if ("functions" in spec) == ("field_value_factor" in spec):
+            raise QueryError("function_score needs either functions or one function")
         ok, score = self.evaluate(spec.get("query", {"match_all": {}}), doc)
         if not ok:
             return False, 0.0
-        fvf = spec["field_value_factor"]
-        if fvf.get("modifier", "none") != "none":
-            raise QueryError("only modifier none is emulated")
-        values = _values(doc, fvf["field"])
-        value = values[0] if values else fvf.get("missing")
-        if value is None:
-            raise QueryError("missing field [%s] and no missing value" % fvf["field"])
-        fn = float(value) * float(fvf.get("factor", 1))
+        functions = spec.get("functions") or [{"field_value_factor": spec["field_value_factor"]}]
+        values = [self._function(f, doc) for f in functions]
+        values = [v for v in values if v is not None]        # a function whose filter does not match
+        if not values:
+            fn = 1.0
+        else:
+            mode = spec.get("score_mode", "multiply")
+            combine = {"multiply": lambda v: __import__("math").prod(v), "sum": sum, "max": max, "min": min,
+                       "avg": lambda v: sum(v) / len(v), "first": lambda v: v[0]}
+            if mode not in combine:
+                raise QueryError("unknown score_mode [%s]" % mode)
+            fn = combine[mode](values)
         mode = spec.get("boost_mode", "multiply")
-        combined = {"replace": fn, "multiply": score * fn, "sum": score + fn}[mode]
-        return True, combined
+        if mode not in ("replace", "multiply", "sum"):
+            raise QueryError("boost_mode [%s] is not emulated" % mode)
+        return True, {"replace": fn, "multiply": score * fn, "sum": score + fn}[mode]
+
+    def _function(self, function, doc):
+        """One function of a function_score: its value, or None when its filter does not match."""
+        unknown = set(function) - {"filter", "weight", "field_value_factor"}
+        if unknown:
+            raise QueryError("unsupported score function %s" % unknown)
+        if "filter" in function and not self.evaluate(function["filter"], doc)[0]:
+            return None
+        value = float(function.get("weight", 1.0))
+        fvf = function.get("field_value_factor")
+        if fvf is not None:
+            if fvf.get("modifier", "none") != "none":
+                raise QueryError("only modifier none is emulated")
+            found = _values(doc, fvf["field"])
+            field_value = found[0] if found else fvf.get("missing")
+            if field_value is None:
+                raise QueryError("missing field [%s] and no missing value" % fvf["field"])
+            value *= float(field_value) * float(fvf.get("factor", 1))
+        return value
+
+    def _q_constant_score(self, spec, doc):
+        unknown = set(spec) - {"filter", "boost"}
+        if unknown:
+            raise QueryError("unsupported constant_score options %s" % unknown)
+        ok, _ = self.evaluate(spec["filter"], doc)
+        return (True, float(spec.get("boost", 1.0))) if ok else (False, 0.0)
 
     # ---- search ---------------------------------------------------------------
     def sort_value(self, field, hit):

@@ -1,12 +1,13 @@
 """The local analysis engine: Rekognition's answers from models on this CPU.
 
-One class per model task (labels.LabelClassifier, text.TextReader,
+One class per model task (labels.LabelClassifier, objects.ObjectDetector, text.TextReader,
 faces.FaceDetector, faces.FaceEmbedder, faces.FaceAttributes,
 moderation.ModerationClassifier, properties), each loaded lazily once
-per process.  The image is decoded
-once (by the pipeline: PhotoSource.picture); each task gets the same oriented RGB picture,
+per process.  Labels come from two models: the ImageNet classifier names what the photo is,
+the COCO detector boxes the objects in it; a name both find is one label (_merged).
+The image is decoded once (by the pipeline: PhotoSource.picture); each task gets the same oriented RGB picture,
 padded when it is under 80 px on a side (boxes are mapped back).  Nothing is downloaded:
-the label model is converted once by `./dev models` from its PyPI package,
+the label and object models are converted once by `./dev models` from their registry packages,
 the OCR models ship inside the rapidocr wheel.
 """
 import threading
@@ -15,11 +16,16 @@ from chalicelib import settings
 from chalicelib.analysis import ImageRejected, unframe
 from chalicelib.analysis.local.faces import FaceAttributes, FaceDetector, FaceEmbedder
 from chalicelib.analysis.local.image import decode, framed, working
-from chalicelib.analysis.local.labels import MODEL_VERSION, LabelClassifier
+from chalicelib.analysis.local import labels as _labels, objects as _objects
+from chalicelib.analysis.local import scenes
+from chalicelib.analysis.local.calibration import Calibration
+from chalicelib.analysis.local.labels import LabelClassifier
 from chalicelib.analysis.local.moderation import ModerationClassifier
+from chalicelib.analysis.local.objects import ObjectDetector
 from chalicelib.analysis.local.properties import image_properties
 from chalicelib.analysis.local.text import TextReader
 
+MODEL_VERSION = "%s+%s" % (_labels.MODEL_VERSION, _objects.MODEL_VERSION)
 _shared = {}
 _lock = threading.Lock()
 
@@ -34,17 +40,21 @@ def _task(cls):
 class LocalAnalyzer:
     engine = "local"
 
-    def __init__(self, labels=None, text=None, faces=None, embedder=None, attributes=None, moderation=None):
+    def __init__(self, labels=None, text=None, faces=None, embedder=None, attributes=None, moderation=None,
+                 objects=None, calibration=None):
         self.labels = labels or _task(LabelClassifier)
+        self.objects = objects or _task(ObjectDetector)
         self.text = text or _task(TextReader)
         self.faces = faces or _task(FaceDetector)
         self.embedder = embedder or _task(FaceEmbedder)
         self.attributes = attributes or _task(FaceAttributes)
         self.moderation = moderation or _task(ModerationClassifier)
+        self.calibration = Calibration.load() if calibration is None else calibration
 
     def warm_up(self, features):
         """Load the models the features need now (instead of on the first photo)."""
-        for feature, task in (("labels", self.labels), ("text", self.text), ("faces", self.faces),
+        for feature, task in (("labels", self.labels), ("labels", self.objects), ("text", self.text),
+                              ("faces", self.faces),
                               ("faces", self.embedder), ("faces", self.attributes), ("moderation", self.moderation)):
             if feature in features:
                 task.model
@@ -69,7 +79,19 @@ class LocalAnalyzer:
     def _analyze(self, img, features, min_confidence, max_labels):
         result = {"LabelModelVersion": MODEL_VERSION}
         if "labels" in features:
-            result["Labels"] = self.labels.predict(img, min_confidence, max_labels)
+            # The models work in raw scores; what is shown is calibrated (calibration.py), so the
+            # cutoff asked for is turned into the raw score it stands for.
+            raw_min = self.calibration.raw_of(min_confidence)
+            evidence = []     # what is not shown but stays searchable (labels.LabelClassifier.predict)
+            detected = self.objects.predict(img, 0.0) + scenes.predict(img)
+            evidence += [{"Name": d["Name"], "Confidence": d["Confidence"], "Parents": d["Parents"],
+                          "Aliases": d["Aliases"]} for d in detected if d["Confidence"] < raw_min]
+            result["Labels"] = self.calibration.apply(_merged(
+                self.labels.predict(img, raw_min, max_labels, evidence),
+                [dict(d, Instances=[i for i in d["Instances"] if i["Confidence"] >= raw_min])
+                 for d in detected if d["Confidence"] >= raw_min], max_labels))
+            shown = {lab["Name"] for lab in result["Labels"]}
+            result["LabelEvidence"] = self.calibration.apply([e for e in evidence if e["Name"] not in shown])
         if "text" in features:
             result["TextDetections"] = self.text.predict(img)
         if "properties" in features:
@@ -88,8 +110,28 @@ class LocalAnalyzer:
         return result
 
 
+def _merged(classified, detected, max_labels):
+    """The classifier's and the detector's labels as one list: a name both found is one label
+    with the larger confidence, the detector's boxes as Instances, and both models' parents,
+    aliases and categories; best first, at most max_labels."""
+    by_name = {lab["Name"]: lab for lab in classified}
+    out = list(classified)
+    for lab in detected:
+        same = by_name.get(lab["Name"])
+        if same is None:
+            out.append(lab)
+            continue
+        same["Confidence"] = max(same["Confidence"], lab["Confidence"])
+        same["Instances"] = lab["Instances"]
+        for key in ("Parents", "Aliases", "Categories"):
+            same[key] = same[key] + [x for x in lab[key] if x not in same[key]]
+    out.sort(key=lambda lab: -lab["Confidence"])
+    return out[:max_labels]
+
+
 def _with_person(labels, faces, min_confidence, max_labels):
-    """Faces seen -> a "Person" label whose instances are the faces (as Rekognition would box people)."""
+    """Faces seen -> a "Person" label; the faces are its instances unless the detector boxed
+    whole people already (a person's box is what Rekognition gives)."""
     best = max(f["Confidence"] for f in faces)
     if best < min_confidence:
         return labels
@@ -99,6 +141,7 @@ def _with_person(labels, faces, min_confidence, max_labels):
                   "Categories": [{"Name": "Person Description"}], "Instances": []}
         labels = labels + [person]
     person["Confidence"] = max(person["Confidence"], best)
-    person["Instances"] = [{"BoundingBox": f["BoundingBox"], "Confidence": f["Confidence"]} for f in faces]
+    if not person["Instances"]:
+        person["Instances"] = [{"BoundingBox": f["BoundingBox"], "Confidence": f["Confidence"]} for f in faces]
     labels.sort(key=lambda lab: -lab["Confidence"])
     return labels[:max_labels]

@@ -17,9 +17,16 @@ MODEL_FILE = "efficientnet-lite2.onnx"
 MODEL_VERSION = "local-efficientnet-lite2-imagenet1k-wordnet3.0"
 SIZE = 260
 TOP_CLASSES = 10
+TOP_CLASSES_CONSE = 20          # ConSE sums over the top 20 classes (Norouzi et al. use T = 10)
+EVIDENCE_MIN = 2.0              # weaker evidence is not kept (it could never pass the search cutoff)
 
 
 class LabelClassifier(LazyModel):
+    def __init__(self):
+        super().__init__()
+        from chalicelib.analysis.local.conse import ConceptEvidence
+        self.concepts = ConceptEvidence()
+
     def _load(self):
         import numpy as np
         with open(os.path.join(HERE, "taxonomy.json"), encoding="utf-8") as f:
@@ -45,12 +52,21 @@ class LabelClassifier(LazyModel):
         arr = (arr - 127.0) / 128.0   # the TF-Lite model's normalization (measured better than ImageNet mean/std)
         return arr.transpose(2, 0, 1)[None]
 
-    def predict(self, img, min_confidence, max_labels):
+    def probabilities(self, img):
+        """The softmax over the 1000 classes (taxonomy.json order)."""
+        import numpy as np
+        logits = self.model["session"].run(None, {"image": self.preprocess(img)})[0][0].astype(np.float64)
+        probs = np.exp(logits - logits.max())
+        return probs / probs.sum()
+
+    def predict(self, img, min_confidence, max_labels, evidence=None):
+        """Labels of at least `min_confidence` (at most `max_labels`).  With a list `evidence`,
+        what is not shown is appended to it as {"Name", "Confidence", "Parents", "Aliases"}:
+        the labels under the cutoff (searchable, never shown) and, from the same
+        probabilities, ConSE scores of concepts that are not classes (conse.py)."""
         import numpy as np
         m = self.model
-        logits = m["session"].run(None, {"image": self.preprocess(img)})[0][0].astype(np.float64)
-        probs = np.exp(logits - logits.max())
-        probs /= probs.sum()
+        probs = self.probabilities(img)
         labels = {}
         top = np.argsort(-probs)[:TOP_CLASSES]
         for i in top:
@@ -63,9 +79,18 @@ class LabelClassifier(LazyModel):
             name = m["parent_names"][j]
             info = m["parent_info"][name]
             _add(labels, name, float(parent_probs[j]) * 100, info["parents"], [], info["categories"])
-        out = [lab for lab in labels.values() if lab["Confidence"] >= min_confidence]
-        out.sort(key=lambda lab: -lab["Confidence"])
-        return out[:max_labels]
+        ranked = sorted(labels.values(), key=lambda lab: (-lab["Confidence"], lab["Name"]))
+        out = [lab for lab in ranked if lab["Confidence"] >= min_confidence][:max_labels]
+        if evidence is not None:
+            shown = {lab["Name"] for lab in out}
+            evidence.extend({"Name": lab["Name"], "Confidence": lab["Confidence"],
+                             "Parents": lab["Parents"], "Aliases": lab["Aliases"]}
+                            for lab in ranked if lab["Name"] not in shown and lab["Confidence"] >= EVIDENCE_MIN)
+            known = shown | {lab["Name"] for lab in ranked}
+            evidence.extend({"Name": name, "Confidence": score}
+                            for name, score in self.concepts.scores(probs, top=TOP_CLASSES_CONSE)
+                            if name not in known and score >= EVIDENCE_MIN)
+        return out
 
 
 def _add(labels, name, confidence, parents, aliases, categories, combine=max):

@@ -1,0 +1,88 @@
+"""bench/make_queries.py and bench/queries.json agree, the queries are well formed, and bench/quality.py's
+own parts (dates written into files, the analysis cache) work on real photos and the real engine."""
+import io
+import json
+import os
+import sys
+
+from PIL import Image
+
+from chalicelib import media
+from chalicelib.analysis import PhotoSource
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+
+import make_queries  # noqa: E402
+import quality  # noqa: E402
+
+
+def committed():
+    with open(make_queries.OUT) as f:
+        return json.load(f)
+
+
+def test_queries_json_is_what_make_queries_writes():
+    assert make_queries.dump(make_queries.build()) == make_queries.dump(committed())
+
+
+def test_every_expected_photo_is_in_the_library_of_the_query_split():
+    data = committed()
+    with open(make_queries.PHOTOS) as f:
+        photos = json.load(f)["photos"]
+    libraries = {s: {p["file"] for p in photos if p["split"] == s} for s in make_queries.SPLITS}
+    split_of = {p["file"]: p["split"] for p in photos}
+    for extra in data["extras"]:
+        libraries[extra["split"]].add(extra["file"])
+    for sign in data["signs"]:
+        assert split_of[sign["source"]] == sign["split"]
+        libraries[sign["split"]].add(sign["file"])
+    assert set(data["taken"]) == libraries["tune"] | libraries["heldout"]
+    assert all("2014:01:01" <= when <= "2024:12:31 23:59:59" for when in data["taken"].values())
+    counts = {}
+    for q in data["queries"]:
+        files = q["expected"] if q["expected"] is not None else q["rule"]["candidates"]
+        assert files and set(files) <= libraries[q["split"]], q
+        counts.setdefault(q["split"], {}).setdefault(q["kind"], 0)
+        counts[q["split"]][q["kind"]] += 1
+    for split in make_queries.SPLITS:
+        assert set(counts[split]) == set(quality.QUERY_KINDS)
+        assert sum(counts[split].values()) >= 100
+    assert len(data["queries"]) >= 200
+    assert len({(q["split"], q["q"]) for q in data["queries"]}) == len(data["queries"])   # no query twice
+
+
+def test_misspellings_are_one_letter_slips_that_are_not_words():
+    assert make_queries.misspell("giraffe", set()) != "giraffe"
+    data = committed()
+    vocabulary = {w for p in json.load(open(make_queries.PHOTOS))["photos"] for label in p["labels"]
+                  for w in make_queries.tokens(label)}
+    for q in (q for q in data["queries"] if q["kind"] == "misspelling"):
+        slipped = [(a, b) for a, b in zip(q["q"].split(), q["means"].split()) if a != b]
+        assert len(slipped) == 1, q
+        typo, word = slipped[0]
+        assert typo not in vocabulary and abs(len(typo) - len(word)) <= 1
+
+
+def test_library_files_carry_their_capture_time_and_signs_their_text_box():
+    path = os.path.join(quality.TESTDATA, "obama_partial_face.jpg")
+    data = quality.original_bytes(path, "2019:07:14 10:23:00")
+    meta = media.read_metadata(data, 10 ** 8)
+    assert meta["taken_at"] == "2019-07-14T10:23:00"
+    with Image.open(path) as before, Image.open(io.BytesIO(data)) as after:
+        assert after.size == before.size
+    sign = quality.sign_bytes(path, "HELP DESK", "2021:06:30 08:00:00", "8000" * 4)
+    assert media.read_metadata(sign, 10 ** 8)["taken_at"] == "2021-06-30T08:00:00"
+
+
+def test_the_cache_answers_a_second_analysis_of_the_same_bytes(tmp_path):
+    with open(os.path.join(quality.TESTDATA, "chelsea.png"), "rb") as f:
+        data = f.read()
+    analyzer = quality.CachingAnalyzer(str(tmp_path))
+    source = PhotoSource("b", "k", "e", lambda: data)
+    first = analyzer.analyze(source, ("labels", "properties"), 20.0, 20)
+    again = analyzer.analyze(source, ("labels", "properties"), 20.0, 20)
+    assert (analyzer.misses, analyzer.hits) == (1, 1) and again == first
+    assert "Cat" in {label["Name"] for label in first["Labels"]}
+    analyzer.analyze(source, ("labels", "properties"), 50.0, 20)     # another threshold: another answer
+    assert (analyzer.misses, analyzer.hits) == (2, 1)
