@@ -99,8 +99,12 @@ def _connect():
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     db = sqlite3.connect(path, timeout=30, isolation_level=None)
     try:
-        db.executescript(_SCHEMA)
-        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executescript(_SCHEMA)
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:       # locked past the timeout (a crowd signing in), read-only...
+            from chalicelib.index.sqlite import unavailable
+            raise (unavailable(path, e) or e) from e
         try:
             yield db
         except BaseException:

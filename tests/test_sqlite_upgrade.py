@@ -35,14 +35,24 @@ def test_a_file_from_before_filters_and_term_counts_is_upgraded_in_place(tmp_pat
     assert index.search("alice", ["cat", "animal"], 10).hits[0]["_score"] == 2180.0     # 1000 a word + 90 + 90
 
 
-def test_counts_missing_for_rows_written_before_term_counts_are_rebuilt_once(tmp_path):
+def test_a_file_of_schema_2_gets_todays_terms_and_loses_its_term_counts(tmp_path):
     path = str(tmp_path / "old.sqlite3")
-    test_a_file_from_before_filters_and_term_counts_is_upgraded_in_place(tmp_path)
-    db = sqlite3.connect(path)     # as a file where term_counts came late: one owner counted, one not
-    db.execute("DELETE FROM term_counts WHERE owner = 'alice'")
-    db.execute("PRAGMA user_version = 0")
+    db = sqlite3.connect(path)
+    db.executescript(OLD_SCHEMA + "CREATE TABLE term_counts (owner TEXT, term TEXT, n INTEGER);")
+    doc = {"photo_id": "b" * 32, "owner": "alice", "bucket": "b", "key": "usercontent/alice/sign.jpg",
+           "status": "indexed", "uploaded_at": "2026-01-02T03:04:05.000Z", "labels": [],
+           "text_lines": [{"text": "NO PARKING", "confidence": 88.0, "terms": ["no", "parking"]}]}
+    db.execute("INSERT INTO photos VALUES (?, 'alice', 'b', ?, 1767323045000, 1, ?)",
+               (doc["photo_id"], doc["key"], json.dumps(doc)))
+    db.executemany("INSERT INTO terms VALUES ('alice', ?, ?, 88.0)", [("no", doc["photo_id"]),
+                                                                      ("parking", doc["photo_id"])])
+    db.execute("PRAGMA user_version = 2")
     db.commit()
     db.close()
     index = SQLiteIndex(path)
     index.ensure_index()
-    assert len(index.search("alice", ["cat"], 10).hits) == 1
+    from chalicelib.index import Alt
+    assert len(index.search("alice", [[Alt("no parking", 1.0, "text")]], 10).hits) == 1     # a phrase term now
+    assert len(index.search("alice", [[Alt("noparking", 1.0, "text")]], 10).hits) == 1
+    tables = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "term_counts" not in tables

@@ -345,3 +345,24 @@ def test_the_signin_limit_counts_the_address_the_local_server_vouches_for(monkey
     assert local_auth.peer_header("10.0.0.1", "203.0.113.5").startswith("10.0.0.1 ")      # no proxy trusted
     monkeypatch.setenv("TRUSTED_PROXY", "on")
     assert local_auth.peer_header("10.0.0.1", "198.51.100.2, 203.0.113.5").startswith("203.0.113.5 ")
+
+
+def test_a_locked_accounts_file_answers_503_not_500(monkeypatch, tmp_path):
+    """Sign-ins are checked one at a time; a crowd that outwaits the lock gets "try again"."""
+    import sqlite3
+    from chalicelib import accounts
+    from chalicelib.errors import BackendUnavailable
+    path = tmp_path / "accounts.sqlite3"
+    monkeypatch.setenv("LOCAL_ACCOUNTS_PATH", str(path))
+    with accounts._connect():
+        pass
+    holder = sqlite3.connect(str(path), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")           # another process in the middle of a sign-in
+    real_connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: real_connect(*a, **dict(k, timeout=0.2)))
+    try:
+        with pytest.raises(BackendUnavailable):
+            with accounts._connect():
+                pass
+    finally:
+        holder.execute("ROLLBACK")

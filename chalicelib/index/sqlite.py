@@ -3,13 +3,13 @@
 Layout:
 - ``photos``: one row per document (the JSON document, its version, and the
   columns queries need: owner, bucket, key, uploaded_ms).
-- ``terms``: one row per (photo, term) with the best confidence of any label
-  or text line of that photo the term matches (chalicelib.index.terms), plus
-  the owner.  A search starts from the owner's rarest query word (``term_counts``
-  keeps how many photos of an owner have each term) and looks the other words
-  up by primary key, summing their best confidences: exactly the contract's
-  "every word matches; score = sum of each word's best confidence", without
-  touching the thousands of rows of a common word like "animal".
+- ``terms``: one row per (photo, term) with the best confidence of any label,
+  evidence or text line of that photo the term matches (chalicelib.index.terms),
+  plus the owner; text-only and colour rows carry a prefix (chalicelib.index.terms
+  TEXT_PREFIX, COLOR_PREFIX).  A search sends its alternatives as one JSON
+  parameter, looks each up by primary key (owner, term), keeps each group's best
+  weight x confidence per photo above the cutoff and sums the groups: exactly the
+  contract's semantics (chalicelib.index).
 
 FTS5 is not used: matching is on exact normalized terms with a confidence per
 term, which a plain covering index answers directly and identically to the
@@ -30,6 +30,7 @@ from datetime import datetime
 from chalicelib.errors import BackendUnavailable, BadRequest, VersionConflict
 from chalicelib.index import (ANY, COLOR_CONFIDENCE, MATCHED_GROUP, Page, as_groups, decode_cursor, encode_cursor,
                               min_confidence)
+from chalicelib.index.documents import TERMS_VERSION
 from chalicelib.index.terms import COLOR_PREFIX, TEXT_PREFIX, label_terms, text_terms
 from chalicelib.index.filters import EARTH_RADIUS_KM, distance_km
 
@@ -57,15 +58,9 @@ CREATE TABLE IF NOT EXISTS terms (
     PRIMARY KEY (owner, term, photo_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS terms_photo ON terms (photo_id);
-CREATE TABLE IF NOT EXISTS term_counts (
-    owner TEXT NOT NULL,
-    term TEXT NOT NULL,
-    n INTEGER NOT NULL,
-    PRIMARY KEY (owner, term)
-) WITHOUT ROWID;
 """
 HIDDEN_TERMS = "terms"
-SCHEMA_VERSION = 3      # PRAGMA user_version: 2 = term_counts complete; 3 = scoped and phrase terms
+SCHEMA_VERSION = 3      # PRAGMA user_version: 3 = scoped, phrase and evidence terms (term_counts gone)
 # Filter and sort columns (added to files created before them by ensure_index).
 COLUMNS = (("photo_time_ms", "INTEGER"), ("taken_ms", "INTEGER"), ("camera_make", "TEXT"), ("camera_model", "TEXT"),
            ("format", "TEXT"), ("status", "TEXT"), ("lat", "REAL"), ("lon", "REAL"), ("face_count", "INTEGER"),
@@ -157,15 +152,16 @@ def best_terms(doc):
     scope, chalicelib.index); the terms are derived from the names here, so documents stored
     before a change of chalicelib.index.terms get the new terms when rewritten or migrated."""
     best = {}
+    current = doc.get("terms_version") == TERMS_VERSION      # its stored terms are today's
 
     def add(term, confidence):
         if confidence > best.get(term, -1.0):
             best[term] = confidence
     for item in list(doc.get("labels", ())) + list(doc.get("evidence", ())):
-        for term in label_terms(item):
+        for term in item["terms"] if current and "terms" in item else label_terms(item):
             add(term, item["confidence"])
     for line in doc.get("text_lines", ()):
-        for term in text_terms(line["text"]):
+        for term in line["terms"] if current and "terms" in line else text_terms(line["text"]):
             add(term, line["confidence"])
             add(TEXT_PREFIX + term, line["confidence"])
     for color in doc.get("colors") or ():
@@ -220,15 +216,13 @@ class SQLiteIndex:
         db.executescript(INDEXES)
         with self._write() as w:
             if w.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                # Files from before term_counts existed counted only the photos written since, and
-                # files from before scoped terms lack them: derive every photo's terms again, once.
+                # Files from before scoped, phrase and evidence terms lack them: derive every
+                # photo's terms again, once (and drop the term counts searches no longer use).
                 w.execute("DELETE FROM terms")
                 for owner, photo_id, doc in w.execute("SELECT owner, photo_id, doc FROM photos").fetchall():
                     w.executemany("INSERT INTO terms (owner, term, photo_id, best) VALUES (?, ?, ?, ?)",
                                   [(owner, t, photo_id, b) for t, b in best_terms(json.loads(doc)).items()])
-                w.execute("DELETE FROM term_counts")
-                w.execute("INSERT INTO term_counts (owner, term, n) SELECT owner, term, COUNT(*) FROM terms "
-                          "GROUP BY owner, term")
+                w.execute("DROP TABLE IF EXISTS term_counts")
                 w.execute("PRAGMA user_version = %d" % SCHEMA_VERSION)
 
     def _write_columns(self, db, doc):
@@ -297,16 +291,11 @@ class SQLiteIndex:
         terms = best_terms(doc)
         db.executemany("INSERT INTO terms (owner, term, photo_id, best) VALUES (?, ?, ?, ?)",
                        [(doc["owner"], term, doc["photo_id"], best) for term, best in terms.items()])
-        db.executemany("INSERT INTO term_counts (owner, term, n) VALUES (?, ?, 1) "
-                       "ON CONFLICT (owner, term) DO UPDATE SET n = n + 1", [(doc["owner"], t) for t in terms])
         return "ok"
 
     @staticmethod
     def _drop_terms(db, photo_id):
-        old = db.execute("SELECT owner, term FROM terms WHERE photo_id = ?", (photo_id,)).fetchall()
-        if old:
-            db.executemany("UPDATE term_counts SET n = n - 1 WHERE owner = ? AND term = ?", old)
-            db.execute("DELETE FROM terms WHERE photo_id = ?", (photo_id,))
+        db.execute("DELETE FROM terms WHERE photo_id = ?", (photo_id,))
 
     def _delete(self, db, photo_id, version):
         row = db.execute("SELECT version FROM photos WHERE photo_id = ?", (photo_id,)).fetchone()

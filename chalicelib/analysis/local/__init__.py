@@ -104,6 +104,17 @@ class LocalAnalyzer:
             result["FaceDetails"] = faces
             if "labels" in features and faces:
                 result["Labels"] = _with_person(result["Labels"], faces, min_confidence, max_labels)
+                shown, hidden = _split(self.calibration.apply(_people(faces)), min_confidence)
+                result["Labels"] = _merged(result["Labels"], shown, max_labels)
+                result["LabelEvidence"] = result.get("LabelEvidence", []) + hidden
+        if "labels" in features:
+            person = next((lab for lab in result["Labels"] if lab["Name"] == "Person"), None)
+            if person is not None and len(person["Instances"]) >= 2:
+                # two or more people boxed: "People", as Rekognition says
+                second = sorted((i["Confidence"] for i in person["Instances"]), reverse=True)[1]
+                shown, hidden = _split([_label("People", second, ["Person"])], min_confidence)
+                result["Labels"] = _merged(result["Labels"], shown, max_labels)
+                result["LabelEvidence"] = result.get("LabelEvidence", []) + hidden
         if "moderation" in features:
             result["ModerationLabels"] = self.moderation.predict(img, settings.get_float(
                 "MODERATION_MIN_CONFIDENCE", minimum=0, maximum=100))
@@ -127,6 +138,46 @@ def _merged(classified, detected, max_labels):
             same[key] = same[key] + [x for x in lab[key] if x not in same[key]]
     out.sort(key=lambda lab: -lab["Confidence"])
     return out[:max_labels]
+
+
+def _label(name, confidence, parents, category="Person Description"):
+    return {"Name": name, "Confidence": round(float(confidence), 3), "Parents": [{"Name": p} for p in parents],
+            "Aliases": [], "Categories": [{"Name": category}], "Instances": []}
+
+
+def _split(labels, min_confidence):
+    """(labels to show, evidence) at the cutoff."""
+    return ([lab for lab in labels if lab["Confidence"] >= min_confidence],
+            [lab for lab in labels if lab["Confidence"] < min_confidence])
+
+
+def _people(faces):
+    """Rekognition-style labels from the faces' age and gender: Man, Woman, Boy, Girl, Child,
+    Adult, Male, Female; raw scores = the face's confidence x the gender's (or the age's) certainty."""
+    best = {}
+    for face in faces:
+        gender = face.get("Gender") or {}
+        age = face.get("AgeRange") or {}
+        if not gender or not age:
+            continue
+        face_p = face["Confidence"] / 100.0
+        female = gender.get("Value") == "Female"
+        sure = face_p * float(gender.get("Confidence", 0.0))
+        middle = (age.get("Low", 0) + age.get("High", 0)) / 2.0
+        names = []
+        if middle >= 18:
+            names += [("Adult", face_p * 100, ["Person"]),
+                      ("Woman", sure, ["Female", "Person", "Adult"]) if female else ("Man", sure, ["Male", "Person",
+                                                                                                   "Adult"])]
+        elif middle < 13:
+            names += [("Child", face_p * 100, ["Person"]),
+                      ("Girl", sure, ["Female", "Person", "Child"]) if female else ("Boy", sure, ["Male", "Person",
+                                                                                                 "Child"])]
+        names.append(("Female", sure, ["Person"]) if female else ("Male", sure, ["Person"]))
+        for name, score, parents in names:
+            if score > best.get(name, (0,))[0]:
+                best[name] = (score, parents)
+    return [_label(name, score, parents) for name, (score, parents) in best.items()]
 
 
 def _with_person(labels, faces, min_confidence, max_labels):
