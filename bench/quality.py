@@ -87,7 +87,7 @@ def stage_settings(folder, args):
     env = {k: str(v) for k, v in config.get("environment_variables", {}).items()}
     env.update({k: str(v) for k, v in config["stages"]["local"].get("environment_variables", {}).items()})
     for name, value in (("ANALYSIS_FEATURES", args.features), ("MIN_CONFIDENCE", args.min_confidence),
-                        ("MAX_LABELS", args.max_labels)):
+                        ("MAX_LABELS", args.max_labels), ("SEARCH_MIN_SCORE", args.min_score)):
         if value is not None:
             env[name] = str(value)
     env.update({"STORAGE_BACKEND": "disk", "INDEX_BACKEND": "sqlite", "ANALYSIS_ENGINE": "local",
@@ -452,6 +452,8 @@ def main(argv=None):
     parser.add_argument("--features", help="ANALYSIS_FEATURES (default: the local stage's)")
     parser.add_argument("--min-confidence", type=float, help="MIN_CONFIDENCE (default: the local stage's)")
     parser.add_argument("--max-labels", type=int, help="MAX_LABELS (default: the local stage's)")
+    parser.add_argument("--min-score", type=float, help="SEARCH_MIN_SCORE, the relevance cutoff (default: the "
+                                                         "app's)")
     args = parser.parse_args(argv)
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     unknown = sorted(set(kinds) - set(KINDS))
@@ -482,8 +484,10 @@ def main(argv=None):
         services = components.services()
         libs = {split: library(split, data, photos, args.limit) for split in splits}
         statuses, index_s = index_libraries(services, libs, analyzer)
-        report = {"command": command(argv), "settings": {k: env[k] for k in (
-                  "ANALYSIS_FEATURES", "MIN_CONFIDENCE", "MAX_LABELS")}, "splits": {}}
+        from chalicelib import settings as app_settings
+        report = {"command": command(argv), "settings": dict({k: env[k] for k in (
+                  "ANALYSIS_FEATURES", "MIN_CONFIDENCE", "MAX_LABELS")},
+                  SEARCH_MIN_SCORE=app_settings.get("SEARCH_MIN_SCORE")), "splits": {}}
         out = []
         search_start = time.time()
         for split in splits:

@@ -388,6 +388,24 @@ def test_correct_people_then_opt_out_of_face_recognition(alice):
     alice.page.wait_for_selector(".summary:has-text('No people yet')")
 
 
+def test_text_read_in_a_photo_shows_as_text_never_as_markup(alice):
+    """A sign that reads "<img src=x>", read by OCR, is shown as those characters, in the search
+    grid's "why" and on the photo's page, and never becomes an element."""
+    alice.page.click("nav a[data-view=upload]")
+    alice.page.set_input_files("#files", [{"name": "markup-sign.jpg", "mimeType": "image/jpeg", "buffer": photos.encode(
+        photos.sign("<img src=x>", background="coffee.png", size=48))}])
+    alice.until("[...document.querySelectorAll('.upload')].some(r => r.querySelector('.file').textContent === "
+                "'markup-sign.jpg' && r.dataset.state === 'indexed')", timeout=180)
+    alice.page.click("nav a[data-view=search]")
+    search(alice, "src")
+    assert alice.texts(".tile .name") == ["markup-sign.jpg"]
+    assert "<img src=x>" in alice.texts(".tile .why")[0]
+    alice.page.click(".tile a")
+    alice.page.wait_for_selector("article.photo h1")
+    assert "<img src=x>" in alice.texts(".details .text li")
+    assert alice.page.locator("img[src=x]").count() == 0
+
+
 def test_sign_out_forgets_the_token(alice):
     alice.page.click("#sign-out")
     alice.page.wait_for_selector("form.signin")

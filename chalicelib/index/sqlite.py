@@ -318,24 +318,44 @@ class SQLiteIndex:
         groups = as_groups(words)
         if not groups:
             return self._select(kind, owner, size, after, filters, sort)
-        # One row per alternative: (group, term row, the smallest confidence that matches, weight,
-        # what the group adds when it matches: MATCHED_GROUP, or 0 for a boost group).
-        alternatives = json.dumps([[g, _row_term(alt), min_confidence(alt, min_score), alt.weight,
-                                    0.0 if boost else MATCHED_GROUP]
-                                   for g, (boost, group) in enumerate(groups) for alt in group])
-        where, where_params = _where(filters or {})
-        with_photos = bool(where) or sort != "relevance"   # a plain search needs only the terms
-        sql = ("SELECT m.photo_id AS photo_id, SUM(m.bonus + m.gs) AS score, %s AS ptime FROM ("
-               " SELECT t.photo_id AS photo_id, a.g AS g, MAX(t.best * a.w) AS gs, MAX(a.bonus) AS bonus"
-               " FROM (SELECT json_extract(value, '$[0]') AS g, json_extract(value, '$[1]') AS term,"
-               "       json_extract(value, '$[2]') AS low, json_extract(value, '$[3]') AS w,"
-               "       json_extract(value, '$[4]') AS bonus FROM json_each(?)) a"
-               " JOIN terms t ON t.owner = ? AND t.term = a.term AND t.best >= a.low"
-               " GROUP BY t.photo_id, a.g) m%s%s GROUP BY m.photo_id HAVING SUM(m.bonus) > 0"
-               % ("p.photo_time_ms" if with_photos else "NULL",
-                  " JOIN photos p ON p.photo_id = m.photo_id" if with_photos else "",
-                  "".join((" WHERE " if n == 0 else " AND ") + w for n, w in enumerate(where))))
-        return self._ordered(kind, sql, [alternatives, owner, *where_params], size, after, sort)
+        lows = [[min_confidence(alt, min_score) for alt in group] for _, group in groups]
+        if after is None and sort == "relevance":
+            lows = self._pruned(owner, groups, lows, size + 1, filters) or lows
+        sql, params = _search_sql(owner, groups, lows, filters, sort)
+        return self._ordered(kind, sql, params, size, after, sort)
+
+    def _pruned(self, owner, groups, lows, k, filters):
+        """Higher per-alternative lows that leave the first page exactly as it is, or None.
+
+        Scoring every photo of a common word ("animal" in most of a library) costs a pass over
+        all its rows.  For the first page only the k best matter, so: take, for each group, the
+        k photos its strongest alternative scores best (one sorted read of that term's rows),
+        score those candidates exactly, and let L be the k-th best score.  A photo can reach L
+        only if each group it matches gives at least L minus the most every other group could
+        give, so a row under that is left out.  Photos that reach L keep every row; a photo that
+        lost rows scores under L, below the page."""
+        candidates = set()
+        for (boost, group), group_lows in zip(groups, lows):
+            if boost:
+                continue
+            n = max(range(len(group)), key=lambda i: group[i].weight)
+            candidates.update(r[0] for r in self._db().execute(
+                "SELECT photo_id FROM terms WHERE owner = ? AND term = ? AND best >= ? ORDER BY best DESC, photo_id "
+                "LIMIT ?", (owner, _row_term(group[n]), group_lows[n], k)))
+        if len(candidates) < k:
+            return None
+        sql, params = _search_sql(owner, groups, lows, filters, "relevance", only=sorted(candidates))
+        scores = sorted((r[1] for r in self._db().execute(sql, params)), reverse=True)
+        if len(scores) < k:
+            return None
+        floor = scores[k - 1]
+        most = [(0.0 if boost else MATCHED_GROUP) + max(a.weight for a in group) * 100.0 for boost, group in groups]
+        pruned = []
+        for g, ((boost, group), group_lows) in enumerate(zip(groups, lows)):
+            # (less a margin for the rounding of floating-point sums: keeping a row is always safe)
+            need = floor - (sum(most) - most[g]) - (0.0 if boost else MATCHED_GROUP) - 1e-6
+            pruned.append([max(low, need / alt.weight) for alt, low in zip(group, group_lows)])
+        return pruned
 
     def list(self, owner, size, after=None, filters=None, sort="newest"):
         kind = "list:" + sort
@@ -384,6 +404,38 @@ class SQLiteIndex:
         hits = [dict(docs[r[0]], _score=(r[1] if scored else None)) for r in rows if r[0] in docs]
         nxt = encode_cursor(kind, sort_values(rows[-1])) if more and rows else None
         return Page(hits, nxt)
+
+
+def _search_sql(owner, groups, lows, filters, sort, only=None):
+    """(sql, params) of a search (see SQLiteIndex.search): one row per alternative (group, term
+    row, the smallest confidence that matches, weight); one pass over the matching term rows,
+    grouped by photo, keeps each group's best weight x confidence in its own column (g0, g1...:
+    the SQL text depends only on how many groups there are; every value is a parameter; measured
+    35-45 % faster than grouping by (photo, group) and then by photo).  `only`: these photos."""
+    alternatives = json.dumps([[g, _row_term(alt), low, alt.weight]
+                               for g, ((_, group), group_lows) in enumerate(zip(groups, lows))
+                               for alt, low in zip(group, group_lows)])
+    bonuses = [0.0 if boost else MATCHED_GROUP for boost, _ in groups]
+    best = ", ".join("MAX(CASE WHEN a.g = %d THEN t.best * a.w END) AS g%d" % (n, n) for n in range(len(groups)))
+    score = " + ".join("COALESCE(? + m.g%d, 0)" % n for n in range(len(groups)))
+    matched = " OR ".join("m.g%d IS NOT NULL" % n for n, bonus in enumerate(bonuses) if bonus)
+    where, where_params = _where(filters or {})
+    with_photos = bool(where) or sort != "relevance"   # a plain search needs only the terms
+    sql = ("SELECT m.photo_id AS photo_id, %s AS score, %s AS ptime FROM ("
+           " SELECT t.photo_id AS photo_id, %s"
+           " FROM (SELECT json_extract(value, '$[0]') AS g, json_extract(value, '$[1]') AS term,"
+           "       json_extract(value, '$[2]') AS low, json_extract(value, '$[3]') AS w FROM json_each(?)) a%s"
+           " %s terms t ON t.owner = ? AND t.term = a.term AND t.best >= a.low%s"
+           " GROUP BY t.photo_id) m%s WHERE (%s)%s"
+           % (score, "p.photo_time_ms" if with_photos else "NULL", best,
+              # (candidates: every (alternative, photo) pair is one primary-key lookup)
+              " CROSS JOIN (SELECT value AS pid FROM json_each(?)) c" if only is not None else "",
+              "CROSS JOIN" if only is not None else "JOIN",
+              " AND t.photo_id = c.pid" if only is not None else "",
+              " JOIN photos p ON p.photo_id = m.photo_id" if with_photos else "", matched,
+              "".join(" AND " + w for w in where)))
+    params = [*bonuses, alternatives] + ([json.dumps(only)] if only is not None else []) + [owner] + where_params
+    return sql, params
 
 
 def _row_term(alt):
