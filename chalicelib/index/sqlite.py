@@ -318,14 +318,53 @@ class SQLiteIndex:
         groups = as_groups(words)
         if not groups:
             return self._select(kind, owner, size, after, filters, sort)
+        groups = self._existing(owner, groups)
         lows = [[min_confidence(alt, min_score) for alt in group] for _, group in groups]
+        only = None
         if after is None and sort == "relevance":
-            lows = self._pruned(owner, groups, lows, size + 1, filters) or lows
-        sql, params = _search_sql(owner, groups, lows, filters, sort)
+            lows, only = self._first_page(owner, groups, lows, size + 1, filters) or (lows, None)
+        sql, params = _search_sql(owner, groups, lows, filters, sort, only=only)
         return self._ordered(kind, sql, params, size, after, sort)
 
+    def _existing(self, owner, groups):
+        """The groups without the alternatives no photo of the owner has at all (most spelling and
+        OCR slips): they could match nothing, and each costs a lookup per candidate photo."""
+        terms = sorted({_row_term(alt) for _, group in groups for alt in group})
+        present = {r[0] for r in self._db().execute(
+            "SELECT value FROM json_each(?) WHERE EXISTS (SELECT 1 FROM terms WHERE owner = ? AND term = value)",
+            (json.dumps(terms), owner))}
+        return [(boost, [alt for alt in group if _row_term(alt) in present]) for boost, group in groups]
+
+    def _count(self, owner, term, low):
+        """How many photos have `term` at `low` or more (counting stops past ONLY_MAX_ROWS)."""
+        return self._db().execute("SELECT COUNT(*) FROM (SELECT 1 FROM terms WHERE owner = ? AND term = ? AND best >= ? "
+                                  "LIMIT ?)", (owner, term, low, ONLY_MAX_ROWS + 1)).fetchone()[0]
+
+    def _first_page(self, owner, groups, lows, k, filters):
+        """(lows, only photos) that give exactly the first k hits of the full ranking, or None.
+
+        _pruned raises the lows.  When the k-th best candidate scores more than any photo that
+        misses a word could, every hit matches every word: then only the photos of the word
+        with the fewest rows are scored, each by primary-key lookups (the SQL's `only`)."""
+        pruned = self._pruned(owner, groups, lows, k, filters)
+        if pruned is None:
+            return None
+        lows, floor, most = pruned
+        words = [g for g, (boost, _) in enumerate(groups) if not boost]
+        if not words or floor <= max(sum(most) - most[g] for g in words) + 1e-6:
+            return lows, None
+        counts = {g: sum(self._count(owner, _row_term(alt), low) for alt, low in zip(groups[g][1], lows[g]))
+                  for g in words}
+        rarest = min(words, key=lambda g: counts[g])
+        if counts[rarest] > ONLY_MAX_ROWS:
+            return lows, None
+        only = sorted({r[0] for alt, low in zip(groups[rarest][1], lows[rarest]) for r in self._db().execute(
+            "SELECT photo_id FROM terms WHERE owner = ? AND term = ? AND best >= ?", (owner, _row_term(alt), low))})
+        return lows, only
+
     def _pruned(self, owner, groups, lows, k, filters):
-        """Higher per-alternative lows that leave the first page exactly as it is, or None.
+        """(higher per-alternative lows that leave the first page exactly as it is, the k-th best
+        candidate's score, the most each group can add), or None.
 
         Scoring every photo of a common word ("animal" in most of a library) costs a pass over
         all its rows.  For the first page only the k best matter, so: take, for each group, the
@@ -334,14 +373,24 @@ class SQLiteIndex:
         only if each group it matches gives at least L minus the most every other group could
         give, so a row under that is left out.  Photos that reach L keep every row; a photo that
         lost rows scores under L, below the page."""
-        candidates = set()
+        candidates, primary = set(), []
         for (boost, group), group_lows in zip(groups, lows):
-            if boost:
+            if boost or not group:
                 continue
             n = max(range(len(group)), key=lambda i: group[i].weight)
+            primary.append((_row_term(group[n]), group_lows[n]))
             candidates.update(r[0] for r in self._db().execute(
                 "SELECT photo_id FROM terms WHERE owner = ? AND term = ? AND best >= ? ORDER BY best DESC, photo_id "
-                "LIMIT ?", (owner, _row_term(group[n]), group_lows[n], k)))
+                "LIMIT ?", (owner, primary[-1][0], primary[-1][1], k)))
+        if len(primary) > 1:
+            # and the best photos that have every word's strongest alternative, from the rarest one
+            primary.sort(key=lambda p: self._count(owner, *p))
+            joins = "".join(" JOIN terms t%d ON t%d.owner = t0.owner AND t%d.term = ? AND t%d.photo_id = t0.photo_id"
+                            " AND t%d.best >= ?" % ((n,) * 5) for n in range(1, len(primary)))
+            candidates.update(r[0] for r in self._db().execute(
+                "SELECT t0.photo_id FROM terms t0%s WHERE t0.owner = ? AND t0.term = ? AND t0.best >= ? "
+                "ORDER BY %s DESC, t0.photo_id LIMIT ?" % (joins, " + ".join("t%d.best" % n for n in range(len(primary)))),
+                [v for p in primary[1:] for v in p] + [owner, *primary[0], k]))
         if len(candidates) < k:
             return None
         sql, params = _search_sql(owner, groups, lows, filters, "relevance", only=sorted(candidates))
@@ -349,13 +398,14 @@ class SQLiteIndex:
         if len(scores) < k:
             return None
         floor = scores[k - 1]
-        most = [(0.0 if boost else MATCHED_GROUP) + max(a.weight for a in group) * 100.0 for boost, group in groups]
+        most = [((0.0 if boost else MATCHED_GROUP) + max(a.weight for a in group) * 100.0) if group else 0.0
+                for boost, group in groups]
         pruned = []
         for g, ((boost, group), group_lows) in enumerate(zip(groups, lows)):
             # (less a margin for the rounding of floating-point sums: keeping a row is always safe)
             need = floor - (sum(most) - most[g]) - (0.0 if boost else MATCHED_GROUP) - 1e-6
             pruned.append([max(low, need / alt.weight) for alt, low in zip(group, group_lows)])
-        return pruned
+        return pruned, floor, most
 
     def list(self, owner, size, after=None, filters=None, sort="newest"):
         kind = "list:" + sort
@@ -404,6 +454,9 @@ class SQLiteIndex:
         hits = [dict(docs[r[0]], _score=(r[1] if scored else None)) for r in rows if r[0] in docs]
         nxt = encode_cursor(kind, sort_values(rows[-1])) if more and rows else None
         return Page(hits, nxt)
+
+
+ONLY_MAX_ROWS = 20000     # the most photos _first_page scores one by one (else it reads every row)
 
 
 def _search_sql(owner, groups, lows, filters, sort, only=None):
