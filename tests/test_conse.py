@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from chalicelib.analysis.local.conse import ConceptEvidence, class_probabilities
+from chalicelib.analysis.local.conse import ConceptEvidence
 from chalicelib.analysis.local.labels import LabelClassifier
 from chalicelib.query import vocabulary
 from tests.support.photos import TESTDATA
@@ -21,7 +21,7 @@ def classifier():
 
 
 def probabilities(classifier, name):
-    return class_probabilities(classifier, Image.open(TESTDATA + "/" + name).convert("RGB"))
+    return classifier.probabilities(Image.open(TESTDATA + "/" + name).convert("RGB"))
 
 
 def test_matrix_rows_are_the_classes_and_columns_not_class_names(evidence):

@@ -12,7 +12,6 @@ import random
 import signal
 import sys
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 
 from chalicelib import logs, settings

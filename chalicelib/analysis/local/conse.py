@@ -39,12 +39,3 @@ class ConceptEvidence(LazyModel):
         found = np.nonzero(total >= MIN_SCORE)[0]
         found = found[np.argsort(-total[found])]
         return [(m["names"][j], round(float(min(total[j], 100.0)), 3)) for j in found]
-
-
-def class_probabilities(classifier, img):
-    """The classifier's softmax over its 1000 classes for a PIL image (what
-    LabelClassifier.predict computes before it picks labels)."""
-    import numpy as np
-    logits = classifier.model["session"].run(None, {"image": classifier.preprocess(img)})[0][0].astype(np.float64)
-    probs = np.exp(logits - logits.max())
-    return probs / probs.sum()
