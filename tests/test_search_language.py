@@ -249,3 +249,14 @@ def test_the_reconciler_gives_documents_indexed_before_todays_terms_the_new_ones
     assert stats["repaired"] >= 1 and stats["indexed"] == 0 and stats["queued"] == 0
     assert names(stack, library, '"fresh bread"') == ["open"]
     assert services.index.get(pid)[0]["terms_version"] == documents.TERMS_VERSION
+
+
+def test_the_longest_query_allowed_is_searched_not_refused(stack):
+    """512 characters of long words (each brings its OCR slips) is still a query, not a 400."""
+    library = seed(stack)
+    words = ["wivennoe"] + ["%sabcdefghijklmnopqrs" % c for c in "bcdefghij"]
+    q = " ".join(words)
+    assert len(q) <= 512
+    assert names(stack, library, q) == ["sign"]
+    longest = " ".join(["abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklm"] * 10)[:512]
+    assert names(stack, library, longest) == []

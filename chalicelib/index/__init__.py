@@ -64,7 +64,7 @@ Alt = namedtuple("Alt", "term weight scope")
 SCOPES = ("any", "text", "color")
 COLOR_CONFIDENCE = 100.0
 MATCHED_GROUP = 1000.0
-MAX_ALTERNATIVES = 10000    # per query, over all groups (each OCR slip of a long word is one)
+MAX_ALTERNATIVES = 20000    # per query, over all groups (each OCR slip of a word is one: 10 words of 20 letters)
 BOOST = "boost"
 
 

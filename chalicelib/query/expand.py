@@ -30,6 +30,7 @@ OCR = 0.8
 COLOR = 0.6
 MAX_WEIGHT = 0.95               # an expansion never scores like the word itself
 FUZZY_MIN_LETTERS = 5
+FUZZY_MAX_LETTERS = 20          # longer words are not OCR'd words; their slips would be thousands
 LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 # alt: what the index matches; via: "word", "synonym", "wordnet", "embedding", "spelling",
@@ -130,7 +131,7 @@ def word_terms(word, live=True):
             terms += concepts_of(slip, SPELLING, "spelling")
         if not slips and live:
             terms += live_concepts(word)
-    if len(word) >= FUZZY_MIN_LETTERS:
+    if FUZZY_MIN_LETTERS <= len(word) <= FUZZY_MAX_LETTERS:
         terms += [Term(Alt(w, OCR, "text"), "ocr", w) for w in edits(word)]
     return _best_first(terms)
 
@@ -158,7 +159,7 @@ def plan(parsed, live=True):
         groups.append(Group(word, terms))
     for word in parsed.text_words:
         terms = [Term(Alt(word, 1.0, "text"), "word", None)]
-        if len(word) >= FUZZY_MIN_LETTERS:
+        if FUZZY_MIN_LETTERS <= len(word) <= FUZZY_MAX_LETTERS:
             terms += [Term(Alt(w, OCR, "text"), "ocr", w) for w in edits(word)]
         groups.append(Group(word, terms))
     for phrase in parsed.phrases:
