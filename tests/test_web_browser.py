@@ -228,6 +228,12 @@ def test_search_by_a_label_and_by_a_word_of_text(alice, shots):
     assert alice.texts(".tile .name") == ["chelsea.jpg"]
     why, = alice.texts(".tile .why")
     assert "Cat" in why
+    search(alice, "photos of a kitty")          # a synonym, and filler words
+    assert alice.texts(".tile .name") == ["chelsea.jpg"]
+    why, = alice.texts(".tile .why")
+    assert "kitty" in why and "Cat" in why
+    assert alice.page.eval_on_selector("#sort", "s => s.value") == "relevance"     # words: best match first
+    alice.shot(shots, "search-words")
     search(alice, "open")
     assert alice.texts(".tile .name") == [HOSTILE]       # shown as text, never as markup
     why, = alice.texts(".tile .why")

@@ -254,10 +254,14 @@ async function searchView(_, params, gen) {
   const sort = h("select", {id: "sort", name: "sort"},
                  SORTS.map(([v, text]) => h("option", {value: v, selected: v === (params.get("sort") || "")}, text)));
   if (!params.get("sort")) sort.value = q ? "relevance" : "newest";
+  // The sort travels in the address only once a person chose one: typing words into the
+  // newest-first list must give the words' default order (best match), not keep "newest".
+  let sortChosen = Boolean(params.get("sort"));
   const form = h("form", {role: "search", class: "search", onsubmit: (event) => {
     event.preventDefault();
     const next = new URLSearchParams(new FormData(form));
-    if (next.get("sort") === (next.get("q") ? "relevance" : "newest")) next.delete("sort");
+    if (!sortChosen || next.get("sort") === (next.get("q") ? "relevance" : "newest")
+        || (!next.get("q") && next.get("sort") === "relevance")) next.delete("sort");   // (no words: no match order)
     location.hash = searchHash(next);
   }},
     h("div", {class: "searchbar"},
@@ -271,7 +275,7 @@ async function searchView(_, params, gen) {
           h("button", {type: "submit"}, "Apply filters"),
           active ? h("a", {href: searchHash(new URLSearchParams(q ? {q} : {}))}, "Clear filters") : null)),
       h("div", {class: "field sort"}, h("label", {for: "sort"}, "Sort"), sort)));
-  sort.addEventListener("change", () => form.requestSubmit());
+  sort.addEventListener("change", () => { sortChosen = true; form.requestSubmit(); });
   const summary = h("p", {class: "summary", role: "status"}, "Searching…");
   const grid = h("ul", {class: "grid", "aria-label": "Photos"});
   const more = h("button", {type: "button", class: "more", hidden: true}, "Show more photos");
