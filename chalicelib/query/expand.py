@@ -7,7 +7,7 @@ through a related concept always scores below the same confidence on the word it
     the word itself, a quoted phrase, two words run together in text   1.0
     a synonym / WordNet relation / embedding neighbour of the word     the table's weight (< 1)
     a spelling slip of a known word (edit distance 1)                  SPELLING x the above
-    an OCR slip of a word of 5+ letters, in text read in a photo       OCR
+    an OCR slip of a word of 5 to 20 letters, in text read in a photo  OCR
     a colour word, against the photo's dominant colours                COLOR
 
 The word -> concepts table (expansions.json) is built once by tools/build_expansions.py from
