@@ -38,13 +38,7 @@ def build(photo_id, owner, bucket, key, info, sequencer, status, labels=(), reas
     `evidence`: concepts the engine has weaker or indirect evidence for ({"name", "confidence"}),
     searchable but never shown as labels (chalicelib.analysis.local: labels below the shown
     cutoff, and ConSE scores of concepts that are not classes)."""
-    labels = [dict(label, terms=label_terms(label)) for label in labels]
-    text = [dict(line, terms=text_terms(line["text"])) for line in text]
-    evidence = [dict(item, terms=label_terms(item)) for item in evidence]
-    search_terms = []
-    for item in labels + text + evidence:
-        search_terms.extend(t for t in item["terms"] if t not in search_terms)
-    return {
+    return with_current_terms({
         "photo_id": photo_id,
         "owner": owner,
         "bucket": bucket,
@@ -61,9 +55,9 @@ def build(photo_id, owner, bucket, key, info, sequencer, status, labels=(), reas
         "attempts": attempts,
         "engine": engine,
         "label_model_version": model_version,
-        "labels": labels,
-        "evidence": evidence,
-        "text_lines": text,
+        "labels": list(labels),
+        "evidence": list(evidence),
+        "text_lines": list(text),
         "properties": properties,
         "faces": list(faces),
         "moderation": moderation,
@@ -72,15 +66,13 @@ def build(photo_id, owner, bucket, key, info, sequencer, status, labels=(), reas
         "content_hash": None,          # SHA-256 of the bytes analysed (set by the pipeline)
         # flat fields for filters and sorting (chalicelib.media for what they mean)
         **filter_fields(metadata, properties, faces, text, iso(info.last_modified) or now_iso()),
-        "search_terms": search_terms,
-        "terms_version": TERMS_VERSION,
-    }
+    })
 
 
 def with_current_terms(doc):
     """The document with its search terms derived again by today's chalicelib.index.terms (the
     reconciler rewrites documents whose `terms_version` is older: new phrase and text terms)."""
-    out = dict(doc, terms_version=TERMS_VERSION)
+    out = dict(doc, terms_version=TERMS_VERSION)       # (build makes every document through here)
     out["labels"] = [dict(label, terms=label_terms(label)) for label in doc.get("labels") or ()]
     out["text_lines"] = [dict(line, terms=text_terms(line["text"])) for line in doc.get("text_lines") or ()]
     out["evidence"] = [dict(item, terms=label_terms(item)) for item in doc.get("evidence") or ()]
@@ -89,6 +81,26 @@ def with_current_terms(doc):
         search_terms.extend(t for t in item["terms"] if t not in search_terms)
     out["search_terms"] = search_terms
     return out
+
+
+def term_matches(doc):
+    """(scope, term, confidence, kind, name) for every search term of a document, in the scopes
+    of chalicelib.index: each label and evidence term ("any"), each term of a line of text read
+    ("any" and "text") and each dominant colour ("color").  kind/name say what the term came
+    from (for `matched` in a search's answer).  Stored terms are used when they are today's,
+    else derived from the names."""
+    from chalicelib.index import COLOR_CONFIDENCE
+    current = doc.get("terms_version") == TERMS_VERSION
+    for kind, field in (("label", "labels"), ("evidence", "evidence")):
+        for item in doc.get(field) or ():
+            for term in item["terms"] if current and "terms" in item else label_terms(item):
+                yield "any", term, item["confidence"], kind, item["name"]
+    for line in doc.get("text_lines") or ():
+        for term in line["terms"] if current and "terms" in line else text_terms(line["text"]):
+            yield "any", term, line["confidence"], "text", line["text"]
+            yield "text", term, line["confidence"], "text", line["text"]
+    for color in doc.get("colors") or ():
+        yield "color", color, COLOR_CONFIDENCE, "color", color
 
 
 def filter_fields(metadata, properties, faces, text, uploaded_at):

@@ -28,10 +28,10 @@ import threading
 from datetime import datetime
 
 from chalicelib.errors import BackendUnavailable, BadRequest, VersionConflict
-from chalicelib.index import (ANY, COLOR_CONFIDENCE, MATCHED_GROUP, Page, as_groups, decode_cursor, encode_cursor,
+from chalicelib.index import (ANY, MATCHED_GROUP, Page, as_groups, decode_cursor, encode_cursor,
                               min_confidence)
-from chalicelib.index.documents import TERMS_VERSION
-from chalicelib.index.terms import COLOR_PREFIX, TEXT_PREFIX, label_terms, text_terms
+from chalicelib.index.documents import term_matches
+from chalicelib.index.terms import COLOR_PREFIX, TEXT_PREFIX
 from chalicelib.index.filters import EARTH_RADIUS_KM, distance_km
 
 SCHEMA = """
@@ -147,25 +147,17 @@ def _millis(iso):
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
-def best_terms(doc):
-    """{term: best confidence} over the document's labels, evidence and text lines (every
-    scope, chalicelib.index); the terms are derived from the names here, so documents stored
-    before a change of chalicelib.index.terms get the new terms when rewritten or migrated."""
-    best = {}
-    current = doc.get("terms_version") == TERMS_VERSION      # its stored terms are today's
+SCOPE_PREFIX = {"any": "", "text": TEXT_PREFIX, "color": COLOR_PREFIX}     # terms-table rows per scope
 
-    def add(term, confidence):
-        if confidence > best.get(term, -1.0):
-            best[term] = confidence
-    for item in list(doc.get("labels", ())) + list(doc.get("evidence", ())):
-        for term in item["terms"] if current and "terms" in item else label_terms(item):
-            add(term, item["confidence"])
-    for line in doc.get("text_lines", ()):
-        for term in line["terms"] if current and "terms" in line else text_terms(line["text"]):
-            add(term, line["confidence"])
-            add(TEXT_PREFIX + term, line["confidence"])
-    for color in doc.get("colors") or ():
-        add(COLOR_PREFIX + color, COLOR_CONFIDENCE)
+
+def best_terms(doc):
+    """{term row: best confidence} over every search term of the document (documents.term_matches;
+    text-only and colour rows carry their prefix)."""
+    best = {}
+    for scope, term, confidence, _, _ in term_matches(doc):
+        row = SCOPE_PREFIX[scope] + term
+        if confidence > best.get(row, -1.0):
+            best[row] = confidence
     return best
 
 
@@ -493,7 +485,7 @@ def _search_sql(owner, groups, lows, filters, sort, only=None):
 
 def _row_term(alt):
     """The terms-table row an alternative looks up (scoped rows carry a prefix)."""
-    return {"any": "", "text": TEXT_PREFIX, "color": COLOR_PREFIX}[alt.scope] + alt.term
+    return SCOPE_PREFIX[alt.scope] + alt.term
 
 
 def _where(f):

@@ -16,10 +16,9 @@ live fallback for a word missing from chalicelib/query/expansions.json.  MiniLM 
 words that merely share word pieces as close ("beaker"~Beak 0.80); related() refuses
 those, so both the table and the live lookup keep to meanings.
 """
-import threading
 import unicodedata
 
-from chalicelib.analysis.local.models import LazyModel, model_path, onnx_session
+from chalicelib.analysis.local.models import LazyModel, model_path, onnx_session, shared
 
 MODEL_FILE = "minilm-l6-v2.onnx"
 VOCAB_FILE = "minilm-vocab.txt"
@@ -204,16 +203,6 @@ class ConceptIndex(LazyModel):
         return [(m["names"][c], v) for c, v in best.items()]
 
 
-_shared = {}
-_shared_lock = threading.Lock()
-
-
-def shared(cls):
-    """One loaded instance per process (the model is ~90 MB)."""
-    with _shared_lock:
-        if cls not in _shared:
-            _shared[cls] = cls()
-        return _shared[cls]
 
 
 def nearest_concepts(word, k=8, min_cosine=MIN_COSINE):

@@ -185,24 +185,11 @@ def explain(p, doc, min_score):
     """How a hit matched: for each group it matches, its best term as
     {"word", "label" | "text" | "color", "via", "confidence"} (the confidence of what it matched),
     with "evidence": true when the label is evidence, not one of the photo's shown labels."""
-    from chalicelib.index.terms import label_terms, text_terms
+    from chalicelib.index.documents import term_matches
     found = {}          # (scope, term) -> (confidence, kind, name)
-
-    def add(scope, term, confidence, kind, name):
+    for scope, term, confidence, kind, name in term_matches(doc):
         if confidence > found.get((scope, term), (-1,))[0]:
             found[(scope, term)] = (confidence, kind, name)
-    for item in doc.get("labels") or ():
-        for term in label_terms(item):
-            add("any", term, item["confidence"], "label", item["name"])
-    for item in doc.get("evidence") or ():
-        for term in label_terms(item):
-            add("any", term, item["confidence"], "evidence", item["name"])
-    for line in doc.get("text_lines") or doc.get("text") or ():
-        for term in text_terms(line["text"]):
-            add("any", term, line["confidence"], "text", line["text"])
-            add("text", term, line["confidence"], "text", line["text"])
-    for color in doc.get("colors") or ():
-        add("color", color, 100.0, "color", color)
     out = []
     for group in p.groups:
         best = None

@@ -713,26 +713,35 @@ async function photoView(id, _, gen) {
   focusHeading();
 }
 
-function confirmDelete(photo) {
-  const dialog = h("dialog", {class: "confirm", "aria-labelledby": "confirm-title"},
-    h("h2", {id: "confirm-title"}, "Delete this photo?"),
-    h("p", {}, `“${fileName(photo.key)}” and everything found in it (labels, text, faces) are deleted for good.`),
+function confirmThen(id, title, text, value, verb, run) {
+  // a modal question; `run` only when the person chose `value` (Cancel is the default)
+  const dialog = h("dialog", {class: "confirm", "aria-labelledby": id},
+    h("h2", {id}, title),
+    h("p", {}, text),
     h("form", {method: "dialog", class: "actions"},
       h("button", {value: "cancel", autofocus: true}, "Cancel"),
-      h("button", {value: "delete", class: "danger"}, "Delete")));
+      h("button", {value, class: "danger"}, verb)));
   dialog.addEventListener("close", async () => {
     dialog.remove();
-    if (dialog.returnValue !== "delete") return;
+    if (dialog.returnValue !== value) return;
     try {
-      await api("photos/" + encodeURIComponent(photo.photo_id), {method: "DELETE"});
-      say(`Deleted ${shortName(photo.key)}`);
-      location.hash = "#/search";
+      await run();
     } catch (e) {
       failed(e);
     }
   });
   body.append(dialog);
   dialog.showModal();
+}
+
+function confirmDelete(photo) {
+  confirmThen("confirm-title", "Delete this photo?",
+    `“${fileName(photo.key)}” and everything found in it (labels, text, faces) are deleted for good.`,
+    "delete", "Delete", async () => {
+      await api("photos/" + encodeURIComponent(photo.photo_id), {method: "DELETE"});
+      say(`Deleted ${shortName(photo.key)}`);
+      location.hash = "#/search";
+    });
 }
 
 // ---- people ---------------------------------------------------------------------------------
@@ -786,23 +795,11 @@ function faceRecognitionOff(message) {
 }
 
 function optOut() {
-  const dialog = h("dialog", {class: "confirm", "aria-labelledby": "optout-title"},
-    h("h2", {id: "optout-title"}, "Turn face recognition off?"),
-    h("p", {}, OPT_OUT),
-    h("form", {method: "dialog", class: "actions"},
-      h("button", {value: "cancel", autofocus: true}, "Cancel"),
-      h("button", {value: "off", class: "danger"}, "Delete faces and turn off")));
-  dialog.addEventListener("close", async () => {
-    dialog.remove();
-    if (dialog.returnValue !== "off") return;
-    try {
-      await api("faces", {method: "DELETE"});
-      say("Face recognition is off; faces and people were deleted");
-      route();
-    } catch (e) { failed(e); }
+  confirmThen("optout-title", "Turn face recognition off?", OPT_OUT, "off", "Delete faces and turn off", async () => {
+    await api("faces", {method: "DELETE"});
+    say("Face recognition is off; faces and people were deleted");
+    route();
   });
-  body.append(dialog);
-  dialog.showModal();
 }
 
 async function personView(id, _, gen) {

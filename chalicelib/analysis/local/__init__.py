@@ -10,7 +10,6 @@ padded when it is under 80 px on a side (boxes are mapped back).  Nothing is dow
 the label and object models are converted once by `./dev models` from their registry packages,
 the OCR models ship inside the rapidocr wheel.
 """
-import threading
 
 from chalicelib import settings
 from chalicelib.analysis import ImageRejected, unframe
@@ -20,21 +19,14 @@ from chalicelib.analysis.local import labels as _labels, objects as _objects
 from chalicelib.analysis.local import scenes
 from chalicelib.analysis.local.calibration import Calibration
 from chalicelib.analysis.local.labels import LabelClassifier
+from chalicelib.analysis.local.models import shared
 from chalicelib.analysis.local.moderation import ModerationClassifier
 from chalicelib.analysis.local.objects import ObjectDetector
 from chalicelib.analysis.local.properties import image_properties
 from chalicelib.analysis.local.text import TextReader
 
 MODEL_VERSION = "%s+%s" % (_labels.MODEL_VERSION, _objects.MODEL_VERSION)
-_shared = {}
-_lock = threading.Lock()
-
-
-def _task(cls):
-    with _lock:
-        if cls not in _shared:
-            _shared[cls] = cls()
-        return _shared[cls]
+_task = shared       # one loaded instance of each model task per process (models.shared)
 
 
 class LocalAnalyzer:

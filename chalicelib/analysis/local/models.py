@@ -25,6 +25,18 @@ def model_path(name):
     return path
 
 
+_shared = {}
+_shared_lock = threading.Lock()
+
+
+def shared(cls):
+    """One instance of a model task per process, made on first use (each loads its model once)."""
+    with _shared_lock:
+        if cls not in _shared:
+            _shared[cls] = cls()
+        return _shared[cls]
+
+
 class LazyModel:
     """Subclasses implement _load() -> model and use self.model; loaded once, under a lock."""
 
