@@ -113,7 +113,16 @@ def test_results_page_with_a_cursor(client, photos, users):
     # POST /search takes the cursor in its JSON body
     body = json.dumps({"limit": 1, "cursor": first["next"]})
     again = client.http.post("/search", headers=dict(headers, **{"search-key": "dog"}), body=body).json_body
-    assert again["photos"] == second["photos"]
+    assert without_urls(again["photos"]) == without_urls(second["photos"])
+
+
+def without_urls(value):
+    """An answer without its presigned URLs, which carry the second they were signed in."""
+    if isinstance(value, dict):
+        return {k: without_urls(v) for k, v in value.items() if not k.endswith("url")}
+    if isinstance(value, list):
+        return [without_urls(v) for v in value]
+    return value
 
 
 def test_an_empty_query_lists_the_callers_photos_newest_first(client, photos, users):
