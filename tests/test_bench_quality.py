@@ -86,3 +86,23 @@ def test_the_cache_answers_a_second_analysis_of_the_same_bytes(tmp_path):
     assert "Cat" in {label["Name"] for label in first["Labels"]}
     analyzer.analyze(source, ("labels", "properties"), 50.0, 20)     # another threshold: another answer
     assert (analyzer.misses, analyzer.hits) == (2, 1)
+
+
+def test_the_vocabulary_reach_is_what_the_engine_can_name_at_all():
+    import reach
+    terms = reach.closed_terms()
+    # an ImageNet class, a parent, a synonym of a class, a COCO class, a scene rule, a label from faces
+    for word in ("tabby cat", "cat", "kitty", "bicycle", "sunset", "woman"):
+        assert reach.reaches(word, terms), word
+    # nothing the classifier, the detector or the rules can say means these
+    for word in ("windmill", "watermelon", "daffodil"):
+        assert not reach.reaches(word, terms), word
+    assert reach.photo_word({"labels": ["barack obama", "man"], "names": ["Barack Obama"]}) == "man"
+
+
+def test_the_engine_table_shows_the_reach_beside_found():
+    rows = [{"kind": "plant", "top5_hit": False, "found": False, "found_any": True, "reachable": False},
+            {"kind": "plant", "top5_hit": True, "found": True, "found_any": True, "reachable": True}]
+    lines, summary = quality.engine_table("tune", rows)
+    assert lines[1].split("|")[6].strip() == "reach"
+    assert summary["plant"]["reach"] == 0.5 and summary["overall"]["found@10"] == 0.5

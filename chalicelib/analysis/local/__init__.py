@@ -104,7 +104,7 @@ class LocalAnalyzer:
             if person is not None and len(person["Instances"]) >= 2:
                 # two or more people boxed: "People", as Rekognition says
                 second = sorted((i["Confidence"] for i in person["Instances"]), reverse=True)[1]
-                shown, hidden = _split([_label("People", second, ["Person"])], min_confidence)
+                shown, hidden = _split([_label("People", second, PEOPLE_LABELS["People"])], min_confidence)
                 result["Labels"] = _merged(result["Labels"], shown, max_labels)
                 result["LabelEvidence"] = result.get("LabelEvidence", []) + hidden
         if "moderation" in features:
@@ -143,6 +143,14 @@ def _split(labels, min_confidence):
             [lab for lab in labels if lab["Confidence"] < min_confidence])
 
 
+# the labels faces and person boxes give, with their parents
+PEOPLE_LABELS = {
+    "Adult": ["Person"], "Woman": ["Female", "Person", "Adult"], "Man": ["Male", "Person", "Adult"],
+    "Child": ["Person"], "Girl": ["Female", "Person", "Child"], "Boy": ["Male", "Person", "Child"],
+    "Female": ["Person"], "Male": ["Person"], "People": ["Person"],
+}
+
+
 def _people(faces):
     """Rekognition-style labels from the faces' age and gender: Man, Woman, Boy, Girl, Child,
     Adult, Male, Female; raw scores = the face's confidence x the gender's (or the age's) certainty."""
@@ -158,18 +166,13 @@ def _people(faces):
         middle = (age.get("Low", 0) + age.get("High", 0)) / 2.0
         names = []
         if middle >= 18:
-            names += [("Adult", face_p * 100, ["Person"]),
-                      ("Woman", sure, ["Female", "Person", "Adult"]) if female else ("Man", sure, ["Male", "Person",
-                                                                                                   "Adult"])]
+            names += [("Adult", face_p * 100), ("Woman" if female else "Man", sure)]
         elif middle < 13:
-            names += [("Child", face_p * 100, ["Person"]),
-                      ("Girl", sure, ["Female", "Person", "Child"]) if female else ("Boy", sure, ["Male", "Person",
-                                                                                                 "Child"])]
-        names.append(("Female", sure, ["Person"]) if female else ("Male", sure, ["Person"]))
-        for name, score, parents in names:
-            if score > best.get(name, (0,))[0]:
-                best[name] = (score, parents)
-    return [_label(name, score, parents) for name, (score, parents) in best.items()]
+            names += [("Child", face_p * 100), ("Girl" if female else "Boy", sure)]
+        names.append(("Female" if female else "Male", sure))
+        for name, score in names:
+            best[name] = max(score, best.get(name, 0))
+    return [_label(name, score, PEOPLE_LABELS[name]) for name, score in best.items() if score > 0]
 
 
 def _with_person(labels, faces, min_confidence, max_labels):

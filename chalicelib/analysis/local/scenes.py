@@ -22,6 +22,14 @@ import numpy as np
 
 SIDE = 96
 RAW_MAX = 44.0
+# name: (parents, category), as Rekognition names them
+LABELS = {
+    "Sky": (["Nature", "Outdoors"], "Nature and Outdoors"),
+    "Sunset": (["Sky", "Nature", "Outdoors"], "Nature and Outdoors"),
+    "Night": ([], "Nature and Outdoors"),
+    "Snow": (["Nature", "Outdoors"], "Nature and Outdoors"),
+    "Vegetation": (["Plant", "Nature", "Outdoors"], "Plants and Flowers"),
+}
 
 
 def _hsv(img):
@@ -37,7 +45,8 @@ def _smooth(v):
     return (dx + dy) < 0.06
 
 
-def _label(name, score, parents, category):
+def _label(name, score):
+    parents, category = LABELS[name]
     return {"Name": name, "Confidence": round(float(min(100.0, max(0.0, score))) * RAW_MAX / 100.0, 3),
             "Parents": [{"Name": p} for p in parents], "Aliases": [], "Categories": [{"Name": category}],
             "Instances": []}
@@ -69,20 +78,20 @@ def predict(img):
     out = []
     sky = _ramp(sky_share, 0.45, 0.9) if brightness > 0.3 else 0.0
     if sky:
-        out.append(_label("Sky", sky, ["Nature", "Outdoors"], "Nature and Outdoors"))
+        out.append(_label("Sky", sky))
     sunset = _ramp(warm_share, 0.12, 0.4) if float(v[lower].mean()) < float(v[upper].mean()) - 0.1 else 0.0
     if sunset:
-        out.append(_label("Sunset", sunset, ["Sky", "Nature", "Outdoors"], "Nature and Outdoors"))
-        out.append(_label("Sky", sunset, ["Nature", "Outdoors"], "Nature and Outdoors"))
+        out.append(_label("Sunset", sunset))
+        out.append(_label("Sky", sunset))
     night = _ramp(0.25 - brightness, 0.0, 0.12) if lit < 0.08 else 0.0
     if night:
-        out.append(_label("Night", night, [], "Nature and Outdoors"))
+        out.append(_label("Night", night))
     snow = _ramp(snow_share, 0.4, 0.8) if sky_share < 0.9 else 0.0
     if snow:
-        out.append(_label("Snow", snow, ["Nature", "Outdoors"], "Nature and Outdoors"))
+        out.append(_label("Snow", snow))
     vegetation = _ramp(green_share, 0.2, 0.6)
     if vegetation:
-        out.append(_label("Vegetation", vegetation, ["Plant", "Nature", "Outdoors"], "Plants and Flowers"))
+        out.append(_label("Vegetation", vegetation))
     best = {}
     for lab in out:          # one label per name, its best score
         if lab["Confidence"] > best.get(lab["Name"], {"Confidence": -1})["Confidence"]:
