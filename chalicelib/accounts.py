@@ -15,12 +15,17 @@ household behind one router), every further attempt
 is refused (429, with Retry-After) until the oldest failure leaves the window, whether the
 password is right or not.  A success clears that user name's failures.  An unknown user name
 costs the same hash as a known one, so timing does not tell which names exist.
+
+A new password or a removed account revokes the user's tokens issued before it: the time is
+kept per user name (table ``revoked``) and chalicelib.auth refuses an older token.  Tokens
+`./dev token` prints for a name that never had an account are not affected.
 """
 import base64
 import contextlib
 import hashlib
 import hmac
 import os
+import pathlib
 import re
 import secrets
 import sqlite3
@@ -85,6 +90,7 @@ CREATE TABLE IF NOT EXISTS users (username TEXT PRIMARY KEY COLLATE NOCASE, pass
                                   created_at REAL NOT NULL, changed_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS failures (scope TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS failures_scope ON failures (scope, at);
+CREATE TABLE IF NOT EXISTS revoked (username TEXT PRIMARY KEY COLLATE NOCASE, before REAL NOT NULL);
 """
 
 
@@ -139,17 +145,49 @@ def add_user(username, password):
 
 
 def set_password(username, password):
+    """A new password; the user's tokens issued before it are refused from now on."""
     _check_password(password)
+    now = time.time()
     with _connect() as db:
         changed = db.execute("UPDATE users SET password_hash = ?, changed_at = ? WHERE username = ?",
-                             (hash_password(password), time.time(), username)).rowcount
+                             (hash_password(password), now, username)).rowcount
+        if changed:
+            _revoke(db, username, now)
     if not changed:
         raise BadRequest("no user %s" % username)
 
 
 def remove_user(username):
+    """Remove an account and refuse every token it was given."""
     with _connect() as db:
-        return db.execute("DELETE FROM users WHERE username = ?", (username,)).rowcount > 0
+        removed = db.execute("DELETE FROM users WHERE username = ?", (username,)).rowcount > 0
+        if removed:
+            _revoke(db, username, time.time())
+    return removed
+
+
+def _revoke(db, username, now):
+    db.execute("INSERT OR REPLACE INTO revoked VALUES (?, ?)", (username, now))
+
+
+def revoked_before(username):
+    """The time before which this user's tokens are revoked (a new password, a removed
+    account), or None.  Read only: no accounts file means nothing is revoked."""
+    path = settings.local_path("LOCAL_ACCOUNTS_PATH")
+    if not os.path.exists(path):
+        return None
+    try:
+        db = sqlite3.connect(pathlib.Path(path).resolve().as_uri() + "?mode=ro", uri=True, timeout=30)
+        try:
+            row = db.execute("SELECT before FROM revoked WHERE username = ?", (username,)).fetchone()
+        finally:
+            db.close()
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):       # a file from before revocation existed: nothing revoked
+            return None
+        from chalicelib.index.sqlite import unavailable
+        raise (unavailable(path, e) or e) from e
+    return row[0] if row else None
 
 
 def users():
@@ -227,7 +265,7 @@ def main(argv=None, stdin=None, stream=None):
         if args.action == "remove":
             if not remove_user(args.name):
                 raise BadRequest("no user %s" % args.name)
-            stream.write("removed %s (tokens already issued stay valid until they expire)\n" % args.name)
+            stream.write("removed %s (the tokens it was given are refused from now on)\n" % args.name)
             return 0
         if args.password_stdin:
             password = stdin.readline().rstrip("\r\n")

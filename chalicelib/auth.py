@@ -91,9 +91,16 @@ def issue_local_token(username, hours=None):
     if not isinstance(username, str) or not re.match(r"^[A-Za-z0-9._@-]{1,64}$", username):
         raise ValueError("a user name is 1-64 letters, digits or ._@-")
     hours = hours or settings.get_float("LOCAL_TOKEN_HOURS", minimum=0.001)
-    now = int(time.time())
+    issued = time.time()
+    now = int(issued)
     return signing.encode_jwt({"sub": local_sub(username), "cognito:username": username, "token_use": "id",
-                               "iss": settings.get("LOCAL_ISSUER"), "iat": now, "exp": now + int(hours * 3600)})
+                               "iss": settings.get("LOCAL_ISSUER"), "iat": now, "exp": now + int(hours * 3600),
+                               ISSUED_CLAIM: issued})
+
+
+# When the token was issued, to the microsecond ("iat" has whole seconds): a password changed in
+# the same second as a sign-in must not revoke the token that sign-in gave.
+ISSUED_CLAIM = "photo-search:issued"
 
 
 def caller_from_local_token(header):
@@ -103,7 +110,13 @@ def caller_from_local_token(header):
         raise Unauthorized("invalid token: %s" % e)
     if claims.get("token_use") != "id":
         raise Unauthorized("invalid token: not an ID token")
-    return _caller(claims)
+    found = _caller(claims)
+    from chalicelib.accounts import revoked_before
+    before = revoked_before(found.username)
+    issued = claims.get(ISSUED_CLAIM, claims.get("iat"))
+    if before is not None and (not isinstance(issued, (int, float)) or issued < before):
+        raise Unauthorized("this token was revoked (a new password or a removed account): sign in again")
+    return found
 
 
 # ---- Cognito ID tokens verified by the app (AUTH_MODE=jwks) ------------------------------

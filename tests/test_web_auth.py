@@ -2,6 +2,7 @@
 Cognito ID tokens verified against the user pool's JWKS (moto's real user pool and its JWKS
 endpoint over HTTP), and the page's headers, through the chalice test client."""
 import gzip
+import io
 import json
 import os
 import stat
@@ -112,6 +113,31 @@ def test_the_sign_in_route_gives_a_token_only_for_the_right_password(local):
                      {"username": "alice"}, {"username": "alice", "password": None}, ["alice"], {}):
             r = post(client, "/auth/signin", body)
             assert r.status_code in (400, 401) and "token" not in r.json_body, (body, r.body)
+
+
+def test_a_new_password_or_a_removed_account_revokes_the_tokens_given_before(local):
+    from chalicelib import accounts, auth
+    accounts.add_user("Alice", "correct horse battery")
+    with app_client() as client:
+        def sign_in(password):
+            return post(client, "/auth/signin", {"username": "alice", "password": password}).json_body["token"]
+
+        def status(token):
+            return client.http.get("/photos", headers={"Authorization": token}).status_code
+
+        old, bystander = sign_in("correct horse battery"), "Bearer " + auth.issue_local_token("bob")
+        assert status(old) == 200
+        assert accounts.main(["passwd", "alice", "--password-stdin"], stdin=io.StringIO("a new password\n"),
+                             stream=io.StringIO()) == 0
+        refused = client.http.get("/photos", headers={"Authorization": old})
+        assert refused.status_code == 401 and "revoked" in refused.json_body["message"]
+        new = sign_in("a new password")          # a token of the same second as the change is good
+        assert status(new) == 200 and status(bystander) == 200
+        out = io.StringIO()
+        assert accounts.main(["remove", "alice"], stream=out) == 0 and "refused" in out.getvalue()
+        assert status(new) == 401 and status(bystander) == 200
+        accounts.add_user("alice", "correct horse battery")      # the name again: a new account
+        assert status(new) == 401 and status(sign_in("correct horse battery")) == 200
 
 
 def test_failed_sign_ins_are_limited_per_user_name_and_per_address(local, monkeypatch):
