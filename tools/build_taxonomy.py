@@ -14,6 +14,8 @@ aliases, and lists in "rekognition" the Rekognition labels it corresponds to:
 1. the label whose WordNet sense is the class's synset, or else a label (or alias) spelled like one
    of the class's names, if its category agrees with the class's WordNet hypernyms -- a label that
    is the class under another name ("Egyptian Cat" for the Egyptian Mau) becomes an alias;
+   ImageNet's own synonyms become aliases too, except one-word synonyms whose most common
+   WordNet sense is another thing (means_mostly);
 2. EXTRA below, written by hand for what WordNet gets wrong or misses (monuments, scenes, foods,
    tools...), or else the nearest WordNet hypernyms that are Rekognition labels ("tabby" -> Cat).
 "parents" are the labels of 2 and every Rekognition parent of 1 and 2.  A few zoological groups
@@ -177,6 +179,25 @@ HOMONYMS = {("Computer Mouse", "Mouse"), ("Breakwater", "Mole"), ("Plant Pot", "
 BINOMIAL = re.compile(r"^[A-Z][a-z]+ [a-z]+$")  # "Tinca tinca", "Canis familiaris"
 
 
+# Everyday names of these very things whose first WordNet sense is a near relative (the plant of the
+# vegetable, the medium of the building, another sense of the same animal's name): kept as aliases.
+KEEP_ALIASES = {"courgette", "hotdog", "pyjama", "comforter", "washbasin", "washbowl", "tramcar", "stoplight",
+                "crawfish", "langouste", "igniter", "ignitor", "cinema", "respirator", "roundworm", "blowfish",
+                "coho", "cohoe", "duckbill", "hammerhead", "loggerhead", "nautilus", "mortarboard", "carrousel"}
+
+
+def means_mostly(word, offset, synsets, index):
+    """False for a one-word ImageNet synonym whose most common everyday sense is something else:
+    as an alias it would make that word find this class ("light" -> Lighter, "head" ->
+    Promontory, "board" -> Dining Table).  WordNet lists a word's senses most frequent first;
+    senses only as a proper name ("Crane" the poet) do not count."""
+    key = word.lower().replace(" ", "_")
+    if "_" in key or "-" in key or key in KEEP_ALIASES:
+        return True
+    common = [o for o in index.get(key, []) if key in synsets[o]["lemmas"]]
+    return not common or common[0] == offset
+
+
 def title(name):
     return " ".join(w if w[:1].isupper() else w[:1].upper() + w[1:] for w in name.replace("_", " ").split())
 
@@ -236,7 +257,7 @@ def main(out):
         name = next((n for n in rek.labels if n.lower() == name.lower()), name)   # Rekognition's casing
         aliases = []
         for s in synonyms:
-            if BINOMIAL.match(s):
+            if BINOMIAL.match(s) or not means_mostly(s, offset, synsets, index):
                 continue
             s = title(s)
             if s.lower() != name.lower() and s not in aliases:
