@@ -30,6 +30,7 @@ MOTORCYCLE = label("Motorcycle", 88.0, ["Vehicle", "Transportation"])
 ESPRESSO = label("Espresso", 70.0, ["Beverage", "Coffee"])
 COFFEE_MUG = label("Coffee Mug", 60.0, ["Cup"])
 ARCH = label("Triumphal Arch", 75.0, ["Arch", "Architecture", "Building", "Monument", "Landmark"])
+HOT_DOG = label("Hot Dog", 85.0, ["Sandwich", "Food"])
 
 LIBRARY = {
     # name: (labels, text lines, evidence, colours, taken)
@@ -42,6 +43,7 @@ LIBRARY = {
     "motorbike": ([MOTORCYCLE], [], [], ["black"], None),
     "coffee": ([ESPRESSO, COFFEE_MUG], [], [], ["brown"], None),
     "arch": ([ARCH], [], [], ["grey"], None),
+    "hot_dog": ([HOT_DOG], [], [], ["red"], None),
     "sign": ([], [("NOPARKING", 90.0), ("Wivenhoe Station", 85.0)], [], ["white"], None),
     "open": ([label("Signboard", 60.0)], [("OPEN 24 HOURS", 95.0), ("fresh bread daily", 80.0)], [], ["red"], None),
     "weak": ([], [], [("Monument", 12.0), ("Cat", 9.0)], [], None),
@@ -117,6 +119,14 @@ def test_more_matched_words_rank_first_and_unmatched_photos_never_show(stack):
     assert names(stack, library, "unicorn") == []
 
 
+def test_a_hot_dog_is_no_dog_but_hot_dog_finds_it_first(stack):
+    library = seed(stack)
+    assert set(names(stack, library, "dog")) == {"dog_beach", "dog_park"}
+    found = search(stack, "hot dog")["photos"]
+    assert [library[p["photo_id"]] for p in found][:1] == ["hot_dog"]
+    assert {"word": "dog", "label": "Hot Dog", "via": "phrase", "confidence": 85.0} in found[0]["matched"]
+
+
 def test_misspelt_words_are_forgiven(stack):
     library = seed(stack)
     assert names(stack, library, "motorcyle")[:1] == ["motorbike"]       # a slip of a known word
@@ -170,7 +180,7 @@ def test_another_owner_finds_nothing_by_any_route(stack):
 
 QUERIES = ["cat", "kitty", "photos of a cat", "dog on the beach", "motorcyle", "Wivennoe", "no parking",
            '"fresh bread"', "sign that says open", "red car", "dog taken in 2019", "monument", "coffee",
-           "mug", "animal", "dog -beach", "car vehicle automobile"]
+           "mug", "animal", "dog -beach", "car vehicle automobile", "dog", "hot dog"]
 
 
 def test_both_backends_answer_every_query_kind_with_the_same_photos_in_the_same_order(request, monkeypatch,

@@ -40,13 +40,23 @@ def phrase(text):
     return " ".join(words) if len(words) > 1 else None
 
 
+# Names whose last word is not what they are: a hot dog is no dog, a teddy bear no bear.  That
+# word is not a term of theirs, so "dog" does not find hot dogs; "hot dog" still does (the whole
+# name is a term, and search sends neighbouring words as a phrase too).
+NOT_A_KIND = {"hot dog": "dog", "teddy bear": "bear", "sea lion": "lion", "guinea pig": "pig",
+              "sea cucumber": "cucumber", "computer mouse": "mouse", "cable car": "car",
+              "peanut butter": "butter", "power plant": "plant", "snow angel": "angel", "wax seal": "seal",
+              "boston bull": "bull", "water polo": "polo", "jet ski": "ski", "pac man": "man"}
+
+
 def label_terms(label):
     """Every term that finds this label: its name, its parents, its aliases, each word
-    and each whole multi-word name."""
+    and each whole multi-word name (but see NOT_A_KIND)."""
     found = []
     for text in [label["name"], *label.get("parents", ()), *label.get("aliases", ())]:
-        for t in tokens(text) + [phrase(text)]:
-            if t and t not in found:
+        whole = phrase(text)
+        for t in tokens(text) + [whole]:
+            if t and t not in found and NOT_A_KIND.get(whole) != t:
                 found.append(t)
     return found
 

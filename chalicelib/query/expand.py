@@ -153,9 +153,12 @@ def plan(parsed, live=True):
     words = list(parsed.words)
     for n, word in enumerate(words):
         terms = word_terms(word, live)
-        for other in words[max(0, n - 1):n] + words[n + 1:n + 2]:     # neighbours run together
-            pair = other + word if words.index(other) < n else word + other
-            terms.append(Term(Alt(pair, 1.0, "text"), "phrase", pair))
+        for other in words[max(0, n - 1):n] + words[n + 1:n + 2]:
+            first, second = (other, word) if words.index(other) < n else (word, other)
+            # neighbours as a two-word name ("hot dog" is a Hot Dog, though "dog" alone is not)
+            # and run together in text read (NOPARKING)
+            terms.append(Term(Alt(first + " " + second, 1.0, "any"), "phrase", first + " " + second))
+            terms.append(Term(Alt(first + second, 1.0, "text"), "phrase", first + second))
         groups.append(Group(word, terms))
     for word in parsed.text_words:
         terms = [Term(Alt(word, 1.0, "text"), "word", None)]
