@@ -1,6 +1,6 @@
 """Local ingest throughput: photos per minute through the job queue, with 1 and 2 worker processes.
 
-    .venv/bin/python bench/ingest.py [--photos 500] [--workers 1,2] [--threads auto] [--pin off]
+    .venv/bin/python bench/ingest.py [--photos 500] [--workers 1,2] [--threads 1|auto] [--pin off]
                                      [--ocr-threads N] [--profile 20]
 
 The photos: --photos distinct 1152x864 JPEGs (about 1 MP) made deterministically from the
@@ -17,8 +17,11 @@ queue is empty and no document is pending.  `first photo` is when the first docu
 final (model loading + one photo), `steady` the rate after it, `CPU s/photo` the workers' own
 CPU time per photo and `other load` the cores other processes of the machine used meanwhile.
 
---threads auto: LOCAL_THREADS = cores // workers, what tools/localserver.py gives its workers.
-Every model's onnxruntime session reads it, RapidOCR's included (chalicelib/analysis/local/text.py).
+--threads N (default 1): LOCAL_THREADS of every worker, so that 1 and 2 workers are the same
+worker and the speedup measures the workers alone.  --threads auto: cores // workers, what
+tools/localserver.py gives its workers (a lone worker then also uses every core, through the
+models' own threads).  Every model's onnxruntime session reads it, RapidOCR's and open_nsfw's
+included (chalicelib/analysis/local/text.py, moderation.py).
 --pin on: worker i runs on core i % cores only.
 --ocr-threads N: an override of the OCR sessions' threads only (a sitecustomize module on the
 workers' PYTHONPATH), to measure other splits.
@@ -381,7 +384,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=int, default=500)
     parser.add_argument("--workers", default="1,2", help="worker counts to run, comma-separated")
-    parser.add_argument("--threads", default="auto", help="LOCAL_THREADS per worker: auto (cores // workers) or N")
+    parser.add_argument("--threads", default="1", help="LOCAL_THREADS per worker: N (default 1: the same worker in "
+                                                       "every run) or auto (cores // workers, what ./dev serve gives)")
     parser.add_argument("--pin", default="off", choices=("on", "off"), help="pin worker i to core i")
     parser.add_argument("--ocr-threads", type=int, help="experiment: onnxruntime threads of the workers' OCR "
                                                         "sessions (default: onnxruntime's, one per core)")
@@ -420,7 +424,7 @@ def main(argv=None):
     base = results[0]["rate"] if results and results[0]["workers"] == 1 else None
     for r in results:
         print("| %d | %d | %s | %s | %d | %.2f | %.1f | %.1f | %s | %s | %s | %s | %.2f | %s | %d | %d | %d | %d |" % (
-            r["workers"], r["threads"], r["ocr"] or "default (%d)" % CORES, "yes" if r["pin"] else "no",
+            r["workers"], r["threads"], r["ocr"] or r["threads"], "yes" if r["pin"] else "no",
             r["photos"], r["queue_s"], r["wall"],
             r["rate"], fmt(r["rate"] / base if base else None, "%.2fx"), fmt(r["first"], "%.1f"),
             fmt(r["steady"], "%.1f"), fmt(r["median_ms"] / 1000 if r["median_ms"] is not None else None, "%.2f"),
@@ -441,7 +445,11 @@ def main(argv=None):
     print("|---|---|:--:|")
     if 1 in by and 2 in by:
         s = by[2]["rate"] / by[1]["rate"]
-        print("| 2 workers >= 1.8x 1 worker (%d cores) | %.2fx | %s |" % (CORES, s, "yes" if s >= 1.8 else "no"))
+        same = by[1]["threads"] == by[2]["threads"]
+        print("| 2 workers >= 1.8x 1 worker (%d cores%s) | %.2fx | %s |" % (
+            CORES, ", the same workers: LOCAL_THREADS %d each" % by[1]["threads"] if same
+            else ", LOCAL_THREADS %d vs %d per worker" % (by[1]["threads"], by[2]["threads"]), s,
+            "yes" if s >= 1.8 else "no"))
     best = max(results, key=lambda r: r["rate"])
     print("| >= 300 photos/min (1 MP, all local features) | %.1f (%d worker(s)) | %s |"
           % (best["rate"], best["workers"], "yes" if best["rate"] >= 300 else "no"))

