@@ -33,7 +33,7 @@ import threading
 import time
 
 from chalicelib import settings
-from chalicelib.errors import BadRequest, PhotoSearchError, Unauthorized
+from chalicelib.errors import BackendUnavailable, BadRequest, PhotoSearchError, Unauthorized
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 15, 8, 1
 SCRYPT_MAXMEM = 64 * 1024 * 1024
@@ -147,10 +147,13 @@ def add_user(username, password):
 def set_password(username, password):
     """A new password; the user's tokens issued before it are refused from now on."""
     _check_password(password)
-    now = time.time()
+    digest = hash_password(password)
     with _connect() as db:
+        # the time is read holding the write lock: a sign-in that checked the old password
+        # committed (and stamped its token) before it, so that token is revoked
+        now = time.time()
         changed = db.execute("UPDATE users SET password_hash = ?, changed_at = ? WHERE username = ?",
-                             (hash_password(password), now, username)).rowcount
+                             (digest, now, username)).rowcount
         if changed:
             _revoke(db, username, now)
     if not changed:
@@ -162,7 +165,7 @@ def remove_user(username):
     with _connect() as db:
         removed = db.execute("DELETE FROM users WHERE username = ?", (username,)).rowcount > 0
         if removed:
-            _revoke(db, username, time.time())
+            _revoke(db, username, time.time())      # under the write lock, as in set_password
     return removed
 
 
@@ -182,11 +185,11 @@ def revoked_before(username):
             row = db.execute("SELECT before FROM revoked WHERE username = ?", (username,)).fetchone()
         finally:
             db.close()
-    except sqlite3.OperationalError as e:
+    except sqlite3.DatabaseError as e:
         if "no such table" in str(e):       # a file from before revocation existed: nothing revoked
             return None
-        from chalicelib.index.sqlite import unavailable
-        raise (unavailable(path, e) or e) from e
+        # locked past the timeout, unreadable, corrupt: no token passes unchecked
+        raise BackendUnavailable("the accounts file (%s) cannot be read: %s; try again later" % (path, e)) from e
     return row[0] if row else None
 
 
@@ -216,8 +219,9 @@ def _refuse_if_limited(db, scopes, now):
 
 
 def sign_in(username, password, address):
-    """The account's user name (as created) if the password is right; Unauthorized if not,
-    TooManyAttempts while this name or address is limited."""
+    """(the account's user name as created, the time the check passed) if the password is right;
+    Unauthorized if not, TooManyAttempts while this name or address is limited.  The time is read
+    holding the write lock, so a token stamped with it is older than any later password change."""
     if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
         raise BadRequest("send a user name and a password")
     if len(username) > 256 or len(password) > MAX_PASSWORD:
@@ -230,13 +234,14 @@ def sign_in(username, password, address):
         _refuse_if_limited(db, scopes, now)
         row = db.execute("SELECT username, password_hash FROM users WHERE username = ?", (username,)).fetchone()
         ok = verify_password(password, row[1] if row else _DUMMY) and row is not None
+        checked = time.time()
         if ok:
             db.execute("DELETE FROM failures WHERE scope = ?", (scopes[0][0],))
         else:
             db.executemany("INSERT INTO failures VALUES (?, ?)", [(scope, now) for scope, _ in scopes])
     if not ok:
         raise Unauthorized("wrong user name or password")
-    return row[0]
+    return row[0], checked
 
 
 # ---- ./dev user ... ---------------------------------------------------------------------

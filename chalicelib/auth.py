@@ -87,20 +87,21 @@ def local_sub(username):
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "photo-search:%s:%s" % (settings.get("LOCAL_ISSUER"), username)))
 
 
-def issue_local_token(username, hours=None):
+# When the token was issued, to the microsecond ("iat" has whole seconds): a password changed in
+# the same second as a sign-in must not revoke the token that sign-in gave.
+ISSUED_CLAIM = "photo-search:issued"
+
+
+def issue_local_token(username, hours=None, issued=None):
+    """A local ID token; `issued` (default now) is when the password was checked, if it was."""
     if not isinstance(username, str) or not re.match(r"^[A-Za-z0-9._@-]{1,64}$", username):
         raise ValueError("a user name is 1-64 letters, digits or ._@-")
     hours = hours or settings.get_float("LOCAL_TOKEN_HOURS", minimum=0.001)
-    issued = time.time()
+    issued = time.time() if issued is None else issued
     now = int(issued)
     return signing.encode_jwt({"sub": local_sub(username), "cognito:username": username, "token_use": "id",
                                "iss": settings.get("LOCAL_ISSUER"), "iat": now, "exp": now + int(hours * 3600),
                                ISSUED_CLAIM: issued})
-
-
-# When the token was issued, to the microsecond ("iat" has whole seconds): a password changed in
-# the same second as a sign-in must not revoke the token that sign-in gave.
-ISSUED_CLAIM = "photo-search:issued"
 
 
 def caller_from_local_token(header):
@@ -213,8 +214,8 @@ def sign_in(body, address=None, cognito=None):
     username, password = body.get("username"), body.get("password")
     if mode() == "local":
         from chalicelib import accounts
-        name = accounts.sign_in(username, password, address)
-        token = issue_local_token(name)
+        name, checked = accounts.sign_in(username, password, address)
+        token = issue_local_token(name, issued=checked)
         return {"token": token, "username": name, "expires_at": signing.decode_jwt(token)["exp"]}
     return _cognito_sign_in(cognito, body)
 

@@ -117,6 +117,8 @@ def test_a_query_that_finds_it_on_rekognition_finds_it_here(classes, cls, expect
     ("Mobile Phone", "Cell", None),
     ("Movie Theater", None, "Cinema"),          # kept by hand: an everyday name of the same place
     ("Zucchini", None, "Courgette"),
+    ("Pig", None, "Hog"),                       # WordNet has no usage counts for "hog": kept
+    ("Rooster", None, "Cock"),
 ])
 def test_an_ambiguous_imagenet_synonym_is_no_alias(classes, cls, gone, kept):
     from chalicelib.index.terms import label_terms
@@ -128,6 +130,17 @@ def test_an_ambiguous_imagenet_synonym_is_no_alias(classes, cls, gone, kept):
         assert all(t.label != cls for t in word_terms(gone.lower(), live=False)), gone
     if kept:
         assert kept in c["aliases"] and kept.lower() in terms
+
+
+def test_a_word_of_the_name_finds_the_class_unless_the_class_is_no_kind_of_it(classes):
+    from chalicelib.index.terms import label_terms
+
+    def terms(name):
+        c = classes[name]
+        return label_terms({"name": c["name"], "parents": c["parents"], "aliases": c["aliases"]})
+    assert "mouse" in terms("Computer Mouse") and "retriever" in terms("Golden Retriever")
+    assert "dog" not in terms("Hot Dog") and "hot dog" in terms("Hot Dog")
+    assert "bear" not in terms("Teddy Bear") and "lion" not in terms("Sea Lion")
 
 
 def test_no_animal_is_food_and_every_dog_breed_is_a_pet_dog(taxonomy):

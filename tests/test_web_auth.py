@@ -95,7 +95,7 @@ def test_accounts_store_scrypt_hashes_in_a_private_file(local):
     with pytest.raises(BadRequest):
         accounts.add_user("bob/../x", "long enough password")
     accounts.set_password("alice", "a brand new password")
-    assert accounts.sign_in("alice", "a brand new password", "10.0.0.1") == "alice"
+    assert accounts.sign_in("alice", "a brand new password", "10.0.0.1")[0] == "alice"
     assert accounts.users() == ["alice"]
     assert accounts.remove_user("alice") and accounts.users() == []
 
@@ -140,6 +140,42 @@ def test_a_new_password_or_a_removed_account_revokes_the_tokens_given_before(loc
         assert status(new) == 401 and status(sign_in("correct horse battery")) == 200
 
 
+def test_a_sign_in_that_checked_the_old_password_while_it_changed_gets_a_revoked_token(local, monkeypatch):
+    """The sign-in holds the accounts file's write lock while it checks the password; a password
+    change waits for it, and its revocation covers the token that sign-in was given."""
+    import threading
+    from chalicelib import accounts, auth
+    from chalicelib.errors import Unauthorized
+    accounts.add_user("alice", "correct horse battery")
+    checked, real_verify, answer = threading.Event(), accounts.verify_password, {}
+
+    def verify_then_signal(password, stored):       # the real check, then: "I hold the lock now"
+        ok = real_verify(password, stored)
+        checked.set()
+        time.sleep(0.5)             # longer than hashing the new password
+        return ok
+    monkeypatch.setattr(accounts, "verify_password", verify_then_signal)
+    racer = threading.Thread(target=lambda: answer.update(auth.sign_in(
+        {"username": "alice", "password": "correct horse battery"}, "10.0.0.1")))
+    racer.start()
+    assert checked.wait(10)
+    accounts.set_password("alice", "a brand new password")      # waits for the sign-in to commit
+    racer.join(10)
+    with pytest.raises(Unauthorized, match="revoked"):
+        auth.caller_from_local_token("Bearer " + answer["token"])
+
+
+def test_an_unreadable_accounts_file_refuses_tokens_with_503(local):
+    from chalicelib import accounts, auth
+    from chalicelib.errors import BackendUnavailable
+    accounts.add_user("alice", "correct horse battery")
+    token = auth.issue_local_token("alice")
+    with open(local / "accounts.sqlite3", "r+b") as f:      # a corrupt file: the header overwritten
+        f.write(b"not a database at all, sorry" * 4)
+    with pytest.raises(BackendUnavailable, match="accounts file"):
+        auth.caller_from_local_token("Bearer " + token)
+
+
 def test_failed_sign_ins_are_limited_per_user_name_and_per_address(local, monkeypatch):
     from chalicelib import accounts
     from chalicelib.errors import Unauthorized
@@ -152,18 +188,18 @@ def test_failed_sign_ins_are_limited_per_user_name_and_per_address(local, monkey
     with pytest.raises(accounts.TooManyAttempts) as limited:       # even with the right password
         accounts.sign_in("alice", "correct horse battery", "10.0.0.2")
     assert 890 < limited.value.retry_after <= 901
-    assert accounts.sign_in("bob", "bob's long password", "10.0.0.1") == "bob"   # others are not locked out
+    assert accounts.sign_in("bob", "bob's long password", "10.0.0.1")[0] == "bob"   # others are not locked out
     # one address: 4 x 3 failures over any names, then nothing more from there
     for n in range(9):
         with pytest.raises(Unauthorized):
             accounts.sign_in("nobody%d" % n, "guess", "10.0.0.1")
     with pytest.raises(accounts.TooManyAttempts):
         accounts.sign_in("bob", "bob's long password", "10.0.0.1")
-    assert accounts.sign_in("bob", "bob's long password", "10.0.0.9") == "bob"
+    assert accounts.sign_in("bob", "bob's long password", "10.0.0.9")[0] == "bob"
     # the window passes
     monkeypatch.setenv("SIGNIN_WINDOW_SECONDS", "1")
     time.sleep(1.1)
-    assert accounts.sign_in("alice", "correct horse battery", "10.0.0.1") == "alice"
+    assert accounts.sign_in("alice", "correct horse battery", "10.0.0.1")[0] == "alice"
 
 
 def test_a_limited_sign_in_answers_429_with_retry_after(local, monkeypatch):

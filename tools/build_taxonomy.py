@@ -186,16 +186,33 @@ KEEP_ALIASES = {"courgette", "hotdog", "pyjama", "comforter", "washbasin", "wash
                 "coho", "cohoe", "duckbill", "hammerhead", "loggerhead", "nautilus", "mortarboard", "carrousel"}
 
 
-def means_mostly(word, offset, synsets, index):
+def means_mostly(word, offset, synsets, index, counts):
     """False for a one-word ImageNet synonym whose most common everyday sense is something else:
     as an alias it would make that word find this class ("light" -> Lighter, "head" ->
-    Promontory, "board" -> Dining Table).  WordNet lists a word's senses most frequent first;
-    senses only as a proper name ("Crane" the poet) do not count."""
+    Promontory, "board" -> Dining Table).  "Most common" by WordNet's sense-tagged counts
+    (cntlist.rev): a word whose senses were never counted keeps the alias ("hog", "cock"), as
+    does one whose class's sense is counted as often as any other.  Senses only as a proper
+    name ("Crane" the poet) do not count."""
     key = word.lower().replace(" ", "_")
     if "_" in key or "-" in key or key in KEEP_ALIASES:
         return True
-    common = [o for o in index.get(key, []) if key in synsets[o]["lemmas"]]
-    return not common or common[0] == offset
+    senses = index.get(key, [])
+    used = {o: counts.get((key, n + 1), 0) for n, o in enumerate(senses) if key in synsets[o]["lemmas"]}
+    if not used or max(used.values()) == 0:
+        return True
+    return used.get(offset, 0) >= max(used.values())
+
+
+def sense_counts():
+    """{(lemma, noun sense number): times tagged} from WordNet's cntlist.rev (Debian wordnet-base)."""
+    counts = {}
+    with open(wordnet.WORDNET_DIR + "/cntlist.rev", encoding="latin-1") as f:
+        for line in f:
+            sense_key, number, count = line.split()
+            lemma, _, lex = sense_key.partition("%")
+            if lex.startswith("1:"):
+                counts[(lemma, int(number))] = int(count)
+    return counts
 
 
 def title(name):
@@ -245,6 +262,7 @@ def main(out):
     wnids = json.load(open(os.path.join(data, "imagenet1k_to_21k.json")))
     rek = Rekognition()
     synsets, index = rek.deriver.synsets, rek.deriver.index
+    counts = sense_counts()
     groups = {index[lemma][sense - 1]: label for label, lemma, sense, _ in GROUPS}
     unknown = sorted({n for names in EXTRA.values() for n in names} - set(rek.labels))
     if unknown:
@@ -257,7 +275,7 @@ def main(out):
         name = next((n for n in rek.labels if n.lower() == name.lower()), name)   # Rekognition's casing
         aliases = []
         for s in synonyms:
-            if BINOMIAL.match(s) or not means_mostly(s, offset, synsets, index):
+            if BINOMIAL.match(s) or not means_mostly(s, offset, synsets, index, counts):
                 continue
             s = title(s)
             if s.lower() != name.lower() and s not in aliases:
