@@ -18,7 +18,9 @@ costs the same hash as a known one, so timing does not tell which names exist.
 
 A new password or a removed account revokes the user's tokens issued before it: the time is
 kept per user name (table ``revoked``) and chalicelib.auth refuses an older token.  Tokens
-`./dev token` prints for a name that never had an account are not affected.
+`./dev token` prints for a name that never had an account are not affected.  A removed
+account's photos stay where they are, and a new account of the same name is another user (table
+``removed``: its sub differs), who does not see them.
 """
 import base64
 import contextlib
@@ -91,6 +93,7 @@ CREATE TABLE IF NOT EXISTS users (username TEXT PRIMARY KEY COLLATE NOCASE, pass
 CREATE TABLE IF NOT EXISTS failures (scope TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS failures_scope ON failures (scope, at);
 CREATE TABLE IF NOT EXISTS revoked (username TEXT PRIMARY KEY COLLATE NOCASE, before REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS removed (username TEXT PRIMARY KEY COLLATE NOCASE, times INTEGER NOT NULL);
 """
 
 
@@ -166,6 +169,9 @@ def remove_user(username):
         removed = db.execute("DELETE FROM users WHERE username = ?", (username,)).rowcount > 0
         if removed:
             _revoke(db, username, time.time())      # under the write lock, as in set_password
+            # a new account of this name is someone else: it gets another sub (generation)
+            db.execute("INSERT INTO removed VALUES (?, 1) ON CONFLICT (username) DO UPDATE SET times = times + 1",
+                       (username,))
     return removed
 
 
@@ -176,17 +182,28 @@ def _revoke(db, username, now):
 def revoked_before(username):
     """The time before which this user's tokens are revoked (a new password, a removed
     account), or None.  Read only: no accounts file means nothing is revoked."""
+    return _read_one("SELECT before FROM revoked WHERE username = ?", username)
+
+
+def generation(username):
+    """How many accounts of this name were removed: the sub of the next one (chalicelib.auth.local_sub)
+    differs, so a new account of a removed user's name does not see that user's photos."""
+    return _read_one("SELECT times FROM removed WHERE username = ?", username) or 0
+
+
+def _read_one(sql, username):
+    """The first column of the row for `username`, or None; read only, without creating the file."""
     path = settings.local_path("LOCAL_ACCOUNTS_PATH")
     if not os.path.exists(path):
         return None
     try:
         db = sqlite3.connect(pathlib.Path(path).resolve().as_uri() + "?mode=ro", uri=True, timeout=30)
         try:
-            row = db.execute("SELECT before FROM revoked WHERE username = ?", (username,)).fetchone()
+            row = db.execute(sql, (username,)).fetchone()
         finally:
             db.close()
     except sqlite3.DatabaseError as e:
-        if "no such table" in str(e):       # a file from before revocation existed: nothing revoked
+        if "no such table" in str(e):       # a file from before that table existed: nothing recorded
             return None
         # locked past the timeout, unreadable, corrupt: no token passes unchecked
         raise BackendUnavailable("the accounts file (%s) cannot be read: %s; try again later" % (path, e)) from e

@@ -83,8 +83,12 @@ def _bearer(header):
 # ---- the local stage's own tokens -------------------------------------------------------
 
 def local_sub(username):
-    """A stable sub per user name and issuer (a UUID, like Cognito's)."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "photo-search:%s:%s" % (settings.get("LOCAL_ISSUER"), username)))
+    """A stable sub per user name and issuer (a UUID, like Cognito's); after an account of this
+    name was removed, another one (accounts.generation)."""
+    from chalicelib.accounts import generation
+    name = "photo-search:%s:%s" % (settings.get("LOCAL_ISSUER"), username)
+    times = generation(username)
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, name + (":%d" % times if times else "")))
 
 
 # When the token was issued, to the microsecond ("iat" has whole seconds): a password changed in

@@ -176,6 +176,33 @@ def test_an_unreadable_accounts_file_refuses_tokens_with_503(local):
         auth.caller_from_local_token("Bearer " + token)
 
 
+def test_a_new_account_of_a_removed_users_name_does_not_see_their_photos(local):
+    import datetime
+    from chalicelib import accounts, auth, components
+    from chalicelib.index import ANY, documents
+    from chalicelib.keys import photo_id
+    from chalicelib.storage import ObjectInfo
+    accounts.add_user("alice", "correct horse battery")
+    old_sub = auth.local_sub("alice")
+    services = components.services()
+    key = "usercontent/%s/holiday.jpg" % old_sub
+    info = ObjectInfo(key, "e" * 32, 10, datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc), "image/jpeg")
+    doc = documents.build(photo_id(services.storage.bucket, key), old_sub, services.storage.bucket, key, info, "",
+                          documents.STATUS_INDEXED, [])
+    services.index.put(doc, ANY)
+    with app_client() as client:
+        def photos(password):
+            token = post(client, "/auth/signin", {"username": "alice", "password": password}).json_body["token"]
+            listed = client.http.get("/photos", headers={"Authorization": token}).json_body["photos"]
+            one = client.http.get("/photos/" + doc["photo_id"], headers={"Authorization": token})
+            return [p["photo_id"] for p in listed], one.status_code
+        assert photos("correct horse battery") == ([doc["photo_id"]], 200)
+        accounts.remove_user("alice")
+        accounts.add_user("alice", "someone else's password")
+        assert auth.local_sub("alice") != old_sub
+        assert photos("someone else's password") == ([], 404)
+
+
 def test_failed_sign_ins_are_limited_per_user_name_and_per_address(local, monkeypatch):
     from chalicelib import accounts
     from chalicelib.errors import Unauthorized
