@@ -327,10 +327,25 @@ class SQLiteIndex:
             (json.dumps(terms), owner))}
         return [(boost, [alt for alt in group if _row_term(alt) in present]) for boost, group in groups]
 
-    def _count(self, owner, term, low):
-        """How many photos have `term` at `low` or more (counting stops past ONLY_MAX_ROWS)."""
+    def _count(self, owner, term, low, cap):
+        """How many photos have `term` at `low` or more (counting stops past `cap`)."""
         return self._db().execute("SELECT COUNT(*) FROM (SELECT 1 FROM terms WHERE owner = ? AND term = ? AND best >= ? "
-                                  "LIMIT ?)", (owner, term, low, ONLY_MAX_ROWS + 1)).fetchone()[0]
+                                  "LIMIT ?)", (owner, term, low, max(0, cap) + 1)).fetchone()[0]
+
+    def _rarest(self, owner, candidates):
+        """(index, rows) of the candidate with the fewest rows, each candidate a list of (term, low)
+        whose rows add up; the first of equals.  Counting stops past the fewest so far (and past
+        ONLY_MAX_ROWS): a common word ("animal", most of a library) is never counted in full."""
+        best, rarest = ONLY_MAX_ROWS + 1, None
+        for i, pairs in enumerate(candidates):
+            rows = 0
+            for term, low in pairs:
+                rows += self._count(owner, term, low, cap=best - 1 - rows)
+                if rows >= best:
+                    break
+            if rows < best:
+                best, rarest = rows, i
+        return rarest, best
 
     def _first_page(self, owner, groups, lows, k, filters):
         """(lows, only photos) that give exactly the first k hits of the full ranking, or None.
@@ -345,11 +360,11 @@ class SQLiteIndex:
         words = [g for g, (boost, _) in enumerate(groups) if not boost]
         if not words or floor <= max(sum(most) - most[g] for g in words) + 1e-6:
             return lows, None
-        counts = {g: sum(self._count(owner, _row_term(alt), low) for alt, low in zip(groups[g][1], lows[g]))
-                  for g in words}
-        rarest = min(words, key=lambda g: counts[g])
-        if counts[rarest] > ONLY_MAX_ROWS:
+        found, _ = self._rarest(owner, [[(_row_term(alt), low) for alt, low in zip(groups[g][1], lows[g])]
+                                        for g in words])
+        if found is None:         # every word has more than ONLY_MAX_ROWS rows
             return lows, None
+        rarest = words[found]
         only = sorted({r[0] for alt, low in zip(groups[rarest][1], lows[rarest]) for r in self._db().execute(
             "SELECT photo_id FROM terms WHERE owner = ? AND term = ? AND best >= ?", (owner, _row_term(alt), low))})
         return lows, only
@@ -376,7 +391,9 @@ class SQLiteIndex:
                 "LIMIT ?", (owner, primary[-1][0], primary[-1][1], k)))
         if len(primary) > 1:
             # and the best photos that have every word's strongest alternative, from the rarest one
-            primary.sort(key=lambda p: self._count(owner, *p))
+            first, _ = self._rarest(owner, [[p] for p in primary])
+            if first is not None:       # the join starts from the rarest (the others' order matters little)
+                primary.insert(0, primary.pop(first))
             joins = "".join(" JOIN terms t%d ON t%d.owner = t0.owner AND t%d.term = ? AND t%d.photo_id = t0.photo_id"
                             " AND t%d.best >= ?" % ((n,) * 5) for n in range(1, len(primary)))
             candidates.update(r[0] for r in self._db().execute(
