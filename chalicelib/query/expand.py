@@ -155,10 +155,12 @@ def plan(parsed, live=True):
         terms = word_terms(word, live)
         for other in words[max(0, n - 1):n] + words[n + 1:n + 2]:
             first, second = (other, word) if words.index(other) < n else (word, other)
-            # neighbours as a two-word name ("hot dog" is a Hot Dog, though "dog" alone is not)
-            # and run together in text read (NOPARKING)
-            terms.append(Term(Alt(first + " " + second, 1.0, "any"), "phrase", first + " " + second))
-            terms.append(Term(Alt(first + second, 1.0, "text"), "phrase", first + second))
+            if second == word:
+                # with the word before it, as a two-word name: "hot dog" is a Hot Dog, though "dog"
+                # alone is not (terms.NOT_A_KIND).  Only the last word needs it: the first word of a
+                # name is always one of its terms.
+                terms.append(Term(Alt(first + " " + second, 1.0, "any"), "phrase", first + " " + second))
+            terms.append(Term(Alt(first + second, 1.0, "text"), "phrase", first + second))   # NOPARKING
         groups.append(Group(word, terms))
     for word in parsed.text_words:
         terms = [Term(Alt(word, 1.0, "text"), "word", None)]
