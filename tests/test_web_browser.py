@@ -4,7 +4,9 @@ server (tools/localserver.py: chalice local --stage local, worker processes, the
 One library is built up test by test, as a person would: sign in, upload three photos and watch
 them get indexed, search by a label and by a word of text, open a photo and show its boxes,
 name a person and find them by that name, delete a photo; then another user's session sees none
-of it.  Every page is checked for script errors and Content-Security-Policy violations.
+of it.  So the tests run in file order, as one story: a test picked alone (`-k`) finds the
+library it expects missing.  Every page is checked for script errors and Content-Security-Policy
+violations.
 
 Screenshots of each screen go to $SCREENSHOTS_DIR when it is set (the README's are made with
 SCREENSHOTS_DIR=docs/screenshots), else to the test's temporary folder.
