@@ -47,6 +47,9 @@ LIBRARY = {
     "sign": ([], [("NOPARKING", 90.0), ("Wivenhoe Station", 85.0)], [], ["white"], None),
     "open": ([label("Signboard", 60.0)], [("OPEN 24 HOURS", 95.0), ("fresh bread daily", 80.0)], [], ["red"], None),
     "weak": ([], [], [("Monument", 12.0), ("Cat", 9.0)], [], None),
+    "otter": ([label("Otter", 80.0, ["Animal", "Mammal"])], [], [], ["brown"], None),
+    "oranges": ([label("Orange", 54.0, ["Citrus Fruit", "Fruit", "Food"])], [], [], ["green"], None),
+    "sunset": ([label("Sky", 70.0, ["Nature", "Outdoors"])], [], [], ["orange"], None),
 }
 
 
@@ -134,6 +137,21 @@ def test_misspelt_words_are_forgiven(stack):
     assert names(stack, library, "no parking") == ["sign"]                # NOPARKING, read without a space
 
 
+def test_a_slip_of_any_word_a_label_can_have_is_corrected(stack):
+    """"otter" is a label word the shipped word table has no entry for; "otetr" swaps two letters."""
+    assert "otter" not in expand.table()["words"]
+    library = seed(stack)
+    found = search(stack, "otetr")["photos"]
+    assert [library[p["photo_id"]] for p in found] == ["otter"]
+    assert found[0]["matched"] == [{"word": "otetr", "label": "Otter", "via": "spelling", "confidence": 80.0}]
+
+
+def test_a_colour_word_in_the_plural_is_a_thing(stack):
+    library = seed(stack)
+    assert names(stack, library, "oranges") == ["oranges"]           # the fruit, not every orange picture
+    assert set(names(stack, library, "orange")) == {"oranges", "sunset"}   # the fruit or the colour
+
+
 def test_a_quoted_phrase_matches_text_read_as_a_phrase(stack):
     library = seed(stack)
     assert names(stack, library, '"fresh bread"') == ["open"]
@@ -180,7 +198,7 @@ def test_another_owner_finds_nothing_by_any_route(stack):
 
 QUERIES = ["cat", "kitty", "photos of a cat", "dog on the beach", "motorcyle", "Wivennoe", "no parking",
            '"fresh bread"', "sign that says open", "red car", "dog taken in 2019", "monument", "coffee",
-           "mug", "animal", "dog -beach", "car vehicle automobile", "dog", "hot dog"]
+           "mug", "animal", "dog -beach", "car vehicle automobile", "dog", "hot dog", "otetr", "oranges", "orange"]
 
 
 def test_both_backends_answer_every_query_kind_with_the_same_photos_in_the_same_order(request, monkeypatch,
@@ -228,6 +246,14 @@ def test_parse_sorts_the_words_into_their_roles():
     assert p.text_words == ["open"] and p.excluded == ["dog"]
     assert p.filters == {"taken_from": "2019-01-01", "taken_to": "2019-12-31"}
     assert {"show", "me", "a", "that", "say"} <= set(p.ignored)
+
+
+def test_a_final_s_that_is_no_plural_stays():
+    from chalicelib.index.terms import tokens
+    assert tokens("Lens Caps, glasses and news") == ["lens", "cap", "glasses", "and", "news"]
+    assert tokens("dogs puppies boxes bus") == ["dog", "puppy", "box", "bus"]
+    assert parse("oranges").words == ["orange"] and parse("oranges").colors == []
+    assert parse("orange car").colors == ["orange"]
 
 
 def test_ocr_slips_are_every_edit_at_distance_one():

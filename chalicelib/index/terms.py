@@ -7,7 +7,8 @@ any other index match exactly the same words:
   or a digit ("Sports Car" -> "sports", "car").
 - A light plural folding: "dogs" -> "dog", "puppies" -> "puppy",
   "boxes" -> "box"; words of three letters or fewer and words ending in
-  "ss", "us" or "is" are kept ("bus", "glass", "cactus").
+  "ss", "us" or "is" are kept ("bus", "glass", "cactus"), and so are a few words whose
+  final "s" is no plural (UNFOLDED: "lens" is not a "len", "glasses" not a glass).
 """
 import re
 import unicodedata
@@ -16,7 +17,14 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 MAX_QUERY_WORDS = 10
 
 
+# Words ending in "s" that are not the plural of another word people mean by them.
+UNFOLDED = frozenset(("lens", "news", "series", "species", "canvas", "atlas", "bias", "chaos", "christmas",
+                      "glasses", "pants", "shorts", "jeans", "scissors", "tongs", "binoculars"))
+
+
 def fold(word):
+    if word in UNFOLDED:
+        return word
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 4 and word.endswith(("sses", "xes", "ches", "shes", "zes")):
@@ -26,10 +34,10 @@ def fold(word):
     return word
 
 
-def tokens(text):
+def tokens(text, folded=True):
     text = unicodedata.normalize("NFKD", text.casefold())
     text = "".join(c for c in text if not unicodedata.combining(c))
-    return [fold(w) for w in _WORD.findall(text)]
+    return [fold(w) for w in _WORD.findall(text)] if folded else _WORD.findall(text)
 
 
 def phrase(text):

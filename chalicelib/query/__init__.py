@@ -6,7 +6,7 @@ which.  The steps, each cheap and none of them failing on what it does not under
 1. ``parse(q)`` (this module): quoted phrases ("fresh bread") match text read in a photo;
    ``-word`` excludes; date phrases ("taken in 2019", "summer 2021", "last summer") become the
    taken_from/taken_to filters (chalicelib.query.dates); colour words ("red car") also match
-   the photo's dominant colours; words after "says"/"saying" or "that reads" match text
+   the photo's dominant colours (in the plural they are things: "oranges"); words after "says"/"saying" or "that reads" match text
    read in the photo ("sign that says open"); filler phrases ("photos of", "show me") and
    stop words ("a", "the", "of", "with", "my") are dropped and reported as ignored.
 2. ``plan(parsed)`` (chalicelib.query.expand): every remaining word becomes a group of
@@ -19,7 +19,7 @@ import re
 from collections import namedtuple
 
 from chalicelib.index.filters import COLORS
-from chalicelib.index.terms import MAX_QUERY_WORDS, tokens
+from chalicelib.index.terms import MAX_QUERY_WORDS, fold, tokens
 from chalicelib.query import dates
 
 # words: the content words, in order; ignored: dropped as filler; excluded: -words;
@@ -64,6 +64,8 @@ def parse(q):
         else:
             kept.append(part)
     found = tokens(" ".join(kept))
+    # a colour word in the plural is a thing: "oranges" are fruit, "greens" vegetables
+    things = {fold(w) for w in tokens(" ".join(kept), folded=False) if fold(w) != w}
     if len(found) > 1 and found[0] in MEDIA_WORDS and (found[1] in STOP_WORDS or dates.starts(found[1:])):
         ignored_first = [found.pop(0)]     # "photos from 2019", "pictures with a dog"
     else:
@@ -91,7 +93,7 @@ def parse(q):
         elif in_text:
             if word not in text_words:
                 text_words.append(word)
-        elif word in COLOR_WORDS:
+        elif word in COLOR_WORDS and word not in things:
             if COLOR_WORDS[word] not in colors:
                 colors.append(COLOR_WORDS[word])
         elif word not in words:

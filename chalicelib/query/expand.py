@@ -46,7 +46,8 @@ _lock = threading.Lock()
 
 def table():
     """The shipped word -> concepts table: {"concepts": [name...], "words": {word: [[i, weight, via]]}},
-    plus "known": every word the table or the concepts know (for spelling)."""
+    plus "known": every word the table or the concepts know (for spelling), and "label_words":
+    the words of the label vocabulary."""
     global _table
     if _table is None:
         with _lock:
@@ -54,10 +55,12 @@ def table():
                 path = os.path.join(HERE, "expansions.json")
                 with open(path, encoding="utf-8") as f:
                     data = json.load(f)
-                known = set(data["words"])
+                label_words = label_vocabulary_words()
+                known = set(data["words"]) | label_words
                 for name in data["concepts"]:
                     known.update(tokens(name))
                 data["known"] = known
+                data["label_words"] = label_words
                 data["terms"] = [" ".join(tokens(name)) for name in data["concepts"]]
                 data["concept_terms"] = set(data["terms"]) | vocabulary_terms()
                 _table = data
@@ -68,6 +71,13 @@ def vocabulary_terms():
     """The whole names of every concept an engine can label (chalicelib.query.vocabulary)."""
     from chalicelib.query.vocabulary import concepts
     return {" ".join(tokens(c.name)) for c in concepts()}
+
+
+def label_vocabulary_words():
+    """Every single word of a name, alias or parent some engine can label ("otter", "locket"):
+    a slip of one of them is corrected even when the table has no entry for it."""
+    from chalicelib.query.vocabulary import concepts
+    return {w for c in concepts() for name in [c.name, *c.aliases, *c.parents] for w in tokens(name)}
 
 
 def edits(word):
@@ -125,7 +135,9 @@ def word_terms(word, live=True):
     if word in data["words"]:
         terms += concepts_of(word)
     elif word not in data["known"]:
-        slips = [w for w in edits(word) if w in data["known"]] if len(word) >= 4 else []
+        # label words first: "otetr" is the Otter, whatever other words it is a slip of
+        slips = sorted((w for w in edits(word) if w in data["known"]),
+                       key=lambda w: (w not in data["label_words"], w)) if len(word) >= 4 else []
         for slip in slips[:3]:
             terms.append(Term(Alt(slip, SPELLING, "any"), "spelling", slip))
             terms += concepts_of(slip, SPELLING, "spelling")
