@@ -3,6 +3,7 @@
     ./dev bench-quality                                  # both splits, every kind
     ./dev bench-quality --split heldout --json out.json  # the numbers and every query's result, to read
     ./dev bench-quality --limit 3 --kinds engine,exact   # a quick run: 3 photos per photo kind and split
+    ./dev bench-quality --labels hand                    # search alone: hand labels in place of the engine's
 
 The photos are var/benchphotos (tools/fetch_bench_photos.py) with their hand labels in bench/photos.json;
 the queries are bench/queries.json (bench/make_queries.py).  Each split is one user's library (owners
@@ -162,6 +163,44 @@ class CachingAnalyzer:
                 f.write(text)
             os.replace(path + ".tmp", path)
         return json.loads(text)
+
+
+class HandLabels:
+    """`--labels hand`: the engine's answers with its labels replaced by the photo's hand labels, as a
+    classifier that were always right would give them (the first hand label most confident, no
+    evidence); text read, faces, colours and everything else stay the local engine's.  What is left to
+    measure is search: how it reads the words people type, expands, corrects and ranks."""
+    engine = "local"
+
+    def __init__(self, inner, hand):
+        from chalicelib.query import vocabulary
+        self.inner, self.hand = inner, hand         # hand: {object key: [hand labels]}
+        # a hand label that is a concept of the vocabulary comes with its aliases and parents, as the engine
+        # would give that class ("gorilla" is also a Primate and an Animal)
+        self.concepts = {vocabulary.key(c.name): c for c in vocabulary.concepts()}
+
+    @property
+    def hits(self):
+        return self.inner.hits
+
+    @property
+    def misses(self):
+        return self.inner.misses
+
+    def analyze(self, source, features, min_confidence, max_labels):
+        answer = self.inner.analyze(source, features, min_confidence, max_labels)
+        labels = self.hand.get(source.key)
+        if labels is not None and "labels" in features:
+            answer = dict(answer, Labels=[self.label(label, 95.0 - i) for i, label in enumerate(labels[:max_labels])])
+            answer.pop("LabelEvidence", None)
+        return answer
+
+    def label(self, name, confidence):
+        from chalicelib.query import vocabulary
+        c = self.concepts.get(vocabulary.key(name))
+        return {"Name": c.name if c else name.title(), "Confidence": confidence, "Instances": [], "Categories": [],
+                "Parents": [{"Name": p} for p in (c.parents if c else ())],
+                "Aliases": [{"Name": a} for a in (c.aliases if c else ())]}
 
 
 def _plain(value):
@@ -408,7 +447,7 @@ def pct(x):
     return "%.1f %%" % (100 * x)
 
 
-def search_table(split, results):
+def search_table(split, results, labels="engine"):
     rows = []
     for kind in QUERY_KINDS:
         mine = [r for r in results if r["kind"] == kind]
@@ -416,7 +455,8 @@ def search_table(split, results):
             rows.append((kind, mine, SEARCH_KIND_TARGET))
     if results:
         rows.append(("overall", results, SEARCH_TARGET))
-    lines = ["search, %s library (%d queries)" % (split, len(results)),
+    lines = ["search, %s library (%d queries)%s" % (split, len(results), "" if labels == "engine" else
+                                                    ", HAND LABELS in place of the engine's: search alone"),
              "| kind | n | recall@10 | MRR | target | pass |", "|---|---:|---:|---:|---:|:--:|"]
     summary = {}
     for kind, mine, target in rows:
@@ -461,8 +501,14 @@ def main(argv=None):
     parser.add_argument("--max-labels", type=int, help="MAX_LABELS (default: the local stage's)")
     parser.add_argument("--min-score", type=float, help="SEARCH_MIN_SCORE, the relevance cutoff (default: the "
                                                          "app's)")
+    parser.add_argument("--labels", choices=("engine", "hand"), default="engine",
+                        help="engine: the local engine's labels (the product); hand: each photo's hand labels in "
+                             "their place, as a classifier that were always right would give them, to measure search "
+                             "alone (no engine table)")
     args = parser.parse_args(argv)
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    if args.labels == "hand":
+        kinds = [k for k in kinds if k != "engine"]     # the engine's quality is not measured with hand labels
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
         parser.error("unknown kinds %s: choose from %s" % (", ".join(unknown), ", ".join(KINDS)))
@@ -486,15 +532,18 @@ def main(argv=None):
         from chalicelib import components
         from chalicelib.auth import Caller
         analyzer = CachingAnalyzer(CACHE, use_cache=not args.no_cache)
+        libs = {split: library(split, data, photos, args.limit) for split in splits}
+        if args.labels == "hand":
+            analyzer = HandLabels(analyzer, {"usercontent/%s/%s" % (split, f): info["labels"]
+                                             for split, lib in libs.items() for f, info, _ in lib})
         components.reset()
         components.configure(analyzer=analyzer)
         services = components.services()
-        libs = {split: library(split, data, photos, args.limit) for split in splits}
         statuses, index_s = index_libraries(services, libs, analyzer)
         from chalicelib import settings as app_settings
         report = {"command": command(argv), "settings": dict({k: env[k] for k in (
                   "ANALYSIS_FEATURES", "MIN_CONFIDENCE", "MAX_LABELS")},
-                  SEARCH_MIN_SCORE=app_settings.get("SEARCH_MIN_SCORE")), "splits": {}}
+                  SEARCH_MIN_SCORE=app_settings.get("SEARCH_MIN_SCORE"), labels=args.labels), "splits": {}}
         out = []
         search_start = time.time()
         for split in splits:
@@ -508,7 +557,7 @@ def main(argv=None):
                 named = {a["name"] for a in part["people_named"] if a["photo"]}
                 part["queries"], part["not_asked"] = run_queries(services, caller, split, data, lib, query_kinds,
                                                                  named)
-                lines, part["search"] = search_table(split, part["queries"])
+                lines, part["search"] = search_table(split, part["queries"], args.labels)
                 out.append(lines)
             if "engine" in kinds:
                 lines, part["engine"] = engine_table(split, part["engine_photos"])

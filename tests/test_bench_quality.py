@@ -106,3 +106,21 @@ def test_the_engine_table_shows_the_reach_beside_found():
     lines, summary = quality.engine_table("tune", rows)
     assert lines[1].split("|")[6].strip() == "reach"
     assert summary["plant"]["reach"] == 0.5 and summary["overall"]["found@10"] == 0.5
+
+
+def test_hand_labels_stand_in_for_the_classifiers_and_nothing_else(tmp_path):
+    """`--labels hand`: the real engine's answer (here on the cat), its labels replaced by the hand labels
+    with the vocabulary's parents and aliases, in order of confidence, and no evidence; colours kept."""
+    with open(os.path.join(quality.TESTDATA, "chelsea.png"), "rb") as f:
+        data = f.read()
+    engine = quality.CachingAnalyzer(str(tmp_path))
+    analyzer = quality.HandLabels(engine, {"usercontent/tune/chelsea.png": ["tabby cat", "whiskers"]})
+    source = PhotoSource("b", "usercontent/tune/chelsea.png", "e", lambda: data)
+    real = engine.analyze(source, ("labels", "properties"), 20.0, 20)
+    hand = analyzer.analyze(source, ("labels", "properties"), 20.0, 20)
+    assert [(lab["Name"], lab["Confidence"]) for lab in hand["Labels"]] == [("Tabby Cat", 95.0), ("Whiskers", 94.0)]
+    assert {"Cat", "Animal"} <= {p["Name"] for p in hand["Labels"][0]["Parents"]}
+    assert hand["Labels"][1]["Parents"] == [] and "LabelEvidence" not in hand
+    assert hand["ImageProperties"] == real["ImageProperties"] and real["Labels"] != hand["Labels"]
+    other = PhotoSource("b", "usercontent/tune/not-labelled.png", "e", lambda: data)
+    assert analyzer.analyze(other, ("labels", "properties"), 20.0, 20) == real      # no hand labels: the engine's

@@ -252,6 +252,7 @@ def test_a_final_s_that_is_no_plural_stays():
     from chalicelib.index.terms import tokens
     assert tokens("Lens Caps, glasses and news") == ["lens", "cap", "glasses", "and", "news"]
     assert tokens("dogs puppies boxes bus") == ["dog", "puppy", "box", "bus"]
+    assert tokens("collies movies veggies ponies") == ["collie", "movie", "veggie", "pony"]
     assert parse("oranges").words == ["orange"] and parse("oranges").colors == []
     assert parse("orange car").colors == ["orange"]
 

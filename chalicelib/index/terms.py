@@ -5,8 +5,8 @@ any other index match exactly the same words:
 
 - Unicode-casefolded, accents removed, split on anything that is not a letter
   or a digit ("Sports Car" -> "sports", "car").
-- A light plural folding: "dogs" -> "dog", "puppies" -> "puppy",
-  "boxes" -> "box"; words of three letters or fewer and words ending in
+- A light plural folding: "dogs" -> "dog", "puppies" -> "puppy" (but "collies"
+  -> "collie": IE_SINGULARS), "boxes" -> "box"; words of three letters or fewer and words ending in
   "ss", "us" or "is" are kept ("bus", "glass", "cactus"), and so are a few words whose
   final "s" is no plural (UNFOLDED: "lens" is not a "len", "glasses" not a glass).
 """
@@ -22,9 +22,20 @@ UNFOLDED = frozenset(("lens", "news", "series", "species", "canvas", "atlas", "b
                       "glasses", "pants", "shorts", "jeans", "scissors", "tongs", "binoculars"))
 
 
+# Singulars ending in "ie", so that "collies" is a collie and "movies" a movie, not a "colly".
+IE_SINGULARS = frozenset("""
+movie cookie brownie selfie veggie zombie hippie pixie rookie smoothie genie goalie hoodie birdie collie
+calorie prairie magpie auntie budgie necktie bowtie beanie doggie kiddie sweetie nightie walkie talkie
+roadie foodie freebie groupie newbie techie pinkie cutie sheltie lassie junkie boogie menagerie rotisserie
+lingerie potpie sortie eyrie cowrie quickie wheelie
+""".split())
+
+
 def fold(word):
     if word in UNFOLDED:
         return word
+    if word.endswith("ies") and word[:-1] in IE_SINGULARS:
+        return word[:-1]
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 4 and word.endswith(("sses", "xes", "ches", "shes", "zes")):
