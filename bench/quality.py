@@ -4,6 +4,7 @@
     ./dev bench-quality --split heldout --json out.json  # the numbers and every query's result, to read
     ./dev bench-quality --limit 3 --kinds engine,exact   # a quick run: 3 photos per photo kind and split
     ./dev bench-quality --labels hand                    # search alone: hand labels in place of the engine's
+    ./dev bench-quality --labels closed                  # the ceiling: those of them the engine's vocabulary has
 
 The photos are var/benchphotos (tools/fetch_bench_photos.py) with their hand labels in bench/photos.json;
 the queries are bench/queries.json (bench/make_queries.py).  Each split is one user's library (owners
@@ -169,12 +170,17 @@ class HandLabels:
     """`--labels hand`: the engine's answers with its labels replaced by the photo's hand labels, as a
     classifier that were always right would give them (the first hand label most confident, no
     evidence); text read, faces, colours and everything else stay the local engine's.  What is left to
-    measure is search: how it reads the words people type, expands, corrects and ranks."""
+    measure is search: how it reads the words people type, expands, corrects and ranks.
+
+    `--labels closed`: the same, but only the hand labels the local engine's closed vocabulary has
+    (bench/reach.py): a classifier that were always right within that vocabulary.  The ceiling of the
+    product's own numbers with today's models."""
     engine = "local"
 
-    def __init__(self, inner, hand):
+    def __init__(self, inner, hand, keep=None):
         from chalicelib.query import vocabulary
         self.inner, self.hand = inner, hand         # hand: {object key: [hand labels]}
+        self.keep = keep        # `--labels closed`: only hand labels that are terms of the engine's vocabulary
         # a hand label that is a concept of the vocabulary comes with its aliases and parents, as the engine
         # would give that class ("gorilla" is also a Primate and an Animal)
         self.concepts = {vocabulary.key(c.name): c for c in vocabulary.concepts()}
@@ -190,6 +196,9 @@ class HandLabels:
     def analyze(self, source, features, min_confidence, max_labels):
         answer = self.inner.analyze(source, features, min_confidence, max_labels)
         labels = self.hand.get(source.key)
+        if labels is not None and self.keep is not None:
+            from chalicelib.query import vocabulary
+            labels = [label for label in labels if vocabulary.key(label) in self.keep]
         if labels is not None and "labels" in features:
             answer = dict(answer, Labels=[self.label(label, 95.0 - i) for i, label in enumerate(labels[:max_labels])])
             answer.pop("LabelEvidence", None)
@@ -455,8 +464,9 @@ def search_table(split, results, labels="engine"):
             rows.append((kind, mine, SEARCH_KIND_TARGET))
     if results:
         rows.append(("overall", results, SEARCH_TARGET))
-    lines = ["search, %s library (%d queries)%s" % (split, len(results), "" if labels == "engine" else
-                                                    ", HAND LABELS in place of the engine's: search alone"),
+    lines = ["search, %s library (%d queries)%s" % (split, len(results), {
+                 "engine": "", "hand": ", HAND LABELS in place of the engine's: search alone",
+                 "closed": ", the hand labels IN THE ENGINE'S VOCABULARY in place of its own: the ceiling"}[labels]),
              "| kind | n | recall@10 | MRR | target | pass |", "|---|---:|---:|---:|---:|:--:|"]
     summary = {}
     for kind, mine, target in rows:
@@ -501,13 +511,14 @@ def main(argv=None):
     parser.add_argument("--max-labels", type=int, help="MAX_LABELS (default: the local stage's)")
     parser.add_argument("--min-score", type=float, help="SEARCH_MIN_SCORE, the relevance cutoff (default: the "
                                                          "app's)")
-    parser.add_argument("--labels", choices=("engine", "hand"), default="engine",
+    parser.add_argument("--labels", choices=("engine", "hand", "closed"), default="engine",
                         help="engine: the local engine's labels (the product); hand: each photo's hand labels in "
                              "their place, as a classifier that were always right would give them, to measure search "
-                             "alone (no engine table)")
+                             "alone; closed: only those of the hand labels the engine's vocabulary has, the ceiling "
+                             "with today's models (no engine table with hand or closed)")
     args = parser.parse_args(argv)
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
-    if args.labels == "hand":
+    if args.labels != "engine":
         kinds = [k for k in kinds if k != "engine"]     # the engine's quality is not measured with hand labels
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
@@ -533,9 +544,10 @@ def main(argv=None):
         from chalicelib.auth import Caller
         analyzer = CachingAnalyzer(CACHE, use_cache=not args.no_cache)
         libs = {split: library(split, data, photos, args.limit) for split in splits}
-        if args.labels == "hand":
+        if args.labels != "engine":
             analyzer = HandLabels(analyzer, {"usercontent/%s/%s" % (split, f): info["labels"]
-                                             for split, lib in libs.items() for f, info, _ in lib})
+                                             for split, lib in libs.items() for f, info, _ in lib},
+                                  keep=vocabulary_reach.closed_terms() if args.labels == "closed" else None)
         components.reset()
         components.configure(analyzer=analyzer)
         services = components.services()

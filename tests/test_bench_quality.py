@@ -122,5 +122,8 @@ def test_hand_labels_stand_in_for_the_classifiers_and_nothing_else(tmp_path):
     assert {"Cat", "Animal"} <= {p["Name"] for p in hand["Labels"][0]["Parents"]}
     assert hand["Labels"][1]["Parents"] == [] and "LabelEvidence" not in hand
     assert hand["ImageProperties"] == real["ImageProperties"] and real["Labels"] != hand["Labels"]
+    import reach        # --labels closed: "whiskers" is no label the local engine can give
+    closed = quality.HandLabels(engine, analyzer.hand, keep=reach.closed_terms())
+    assert [lab["Name"] for lab in closed.analyze(source, ("labels",), 20.0, 20)["Labels"]] == ["Tabby Cat"]
     other = PhotoSource("b", "usercontent/tune/not-labelled.png", "e", lambda: data)
     assert analyzer.analyze(other, ("labels", "properties"), 20.0, 20) == real      # no hand labels: the engine's
