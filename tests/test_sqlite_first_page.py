@@ -31,7 +31,9 @@ def index(tmp_path_factory):
 @pytest.mark.parametrize("q", ["animal", "cat", "kitty", "dog on the beach", "red sports car", "mammal animal cat",
                                "monument", "open", "apple fruit", "vehicle -beach"])
 @pytest.mark.parametrize("size", [1, 5, 20])
-def test_the_first_page_is_the_first_page_of_the_full_ranking(index, q, size):
+@pytest.mark.parametrize("sorted_read_max", [30000, 0])       # 0: no word's best photos read in order
+def test_the_first_page_is_the_first_page_of_the_full_ranking(index, q, size, sorted_read_max, monkeypatch):
+    monkeypatch.setattr("chalicelib.index.sqlite.SORTED_READ_MAX", sorted_read_max)
     parsed = parse(q)
     groups = expand.index_groups(expand.plan(parsed))
     filters = {"without_words": list(parsed.excluded), "without_min_confidence": 15.0} if parsed.excluded else {}
