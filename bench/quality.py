@@ -76,7 +76,10 @@ DEFINITIONS = """definitions:
   reach: the photo's word can match some label the engine's closed vocabulary has at all (ImageNet and COCO
   classes with their parents, scene rules, people labels; bench/reach.py): found@10's ceiling for a classifier
   that were always right, with ConSE evidence the only way past it.
-  Targets (issue "The local engine sees what people photograph") apply to found@10 on held-out."""
+  Targets (issue "The local engine sees what people photograph") apply to found@10 on held-out.
+- --labels hand: each photo's hand labels (with the vocabulary's parents and aliases) in place of the engine's
+  labels and evidence, everything else the engine's: search alone.  --labels closed: only those hand labels the
+  engine's closed vocabulary has: what a classifier always right within that vocabulary would let search find."""
 
 
 def progress(msg):
@@ -170,20 +173,25 @@ class HandLabels:
     """`--labels hand`: the engine's answers with its labels replaced by the photo's hand labels, as a
     classifier that were always right would give them (the first hand label most confident, no
     evidence); text read, faces, colours and everything else stay the local engine's.  What is left to
-    measure is search: how it reads the words people type, expands, corrects and ranks.
+    measure is search: how it reads the words people type, expands, corrects and ranks.  A hand label
+    that names a concept of the vocabulary (chalicelib/query/vocabulary.py, every engine's), by its name
+    or an alias, is given as that concept with its parents and aliases ("gorilla" is also a Primate).
 
-    `--labels closed`: the same, but only the hand labels the local engine's closed vocabulary has
-    (bench/reach.py): a classifier that were always right within that vocabulary.  The ceiling of the
-    product's own numbers with today's models."""
+    `--labels closed` (closed=True): only the hand labels that are a whole name, alias or parent of a
+    label the local engine can give (bench/reach.py closed_labels), as that label: a classifier that were
+    always right within its vocabulary.  The ceiling of the product's own numbers with today's models."""
     engine = "local"
 
-    def __init__(self, inner, hand, keep=None):
-        from chalicelib.query import vocabulary
-        self.inner, self.hand = inner, hand         # hand: {object key: [hand labels]}
-        self.keep = keep        # `--labels closed`: only hand labels that are terms of the engine's vocabulary
-        # a hand label that is a concept of the vocabulary comes with its aliases and parents, as the engine
-        # would give that class ("gorilla" is also a Primate and an Animal)
-        self.concepts = {vocabulary.key(c.name): c for c in vocabulary.concepts()}
+    def __init__(self, inner, hand, closed=False):
+        self.inner, self.hand, self.closed = inner, hand, closed    # hand: {object key: [hand labels]}
+        if closed:
+            self.lookup = vocabulary_reach.closed_labels()
+        else:
+            from chalicelib.query import vocabulary
+            self.lookup = {}
+            for c in vocabulary.concepts():
+                for text in (c.name, *c.aliases):
+                    self.lookup.setdefault(vocabulary.key(text), (c.name, c.parents, c.aliases))
 
     @property
     def hits(self):
@@ -194,22 +202,23 @@ class HandLabels:
         return self.inner.misses
 
     def analyze(self, source, features, min_confidence, max_labels):
-        answer = self.inner.analyze(source, features, min_confidence, max_labels)
-        labels = self.hand.get(source.key)
-        if labels is not None and self.keep is not None:
-            from chalicelib.query import vocabulary
-            labels = [label for label in labels if vocabulary.key(label) in self.keep]
-        if labels is not None and "labels" in features:
-            answer = dict(answer, Labels=[self.label(label, 95.0 - i) for i, label in enumerate(labels[:max_labels])])
-            answer.pop("LabelEvidence", None)
-        return answer
-
-    def label(self, name, confidence):
         from chalicelib.query import vocabulary
-        c = self.concepts.get(vocabulary.key(name))
-        return {"Name": c.name if c else name.title(), "Confidence": confidence, "Instances": [], "Categories": [],
-                "Parents": [{"Name": p} for p in (c.parents if c else ())],
-                "Aliases": [{"Name": a} for a in (c.aliases if c else ())]}
+        answer = self.inner.analyze(source, features, min_confidence, max_labels)
+        hand = self.hand.get(source.key)
+        if hand is None or "labels" not in features:
+            return answer
+        labels = []
+        for label in hand:
+            name, parents, aliases = self.lookup.get(vocabulary.key(label)) or (None, (), ())
+            if name is None and self.closed:
+                continue        # the engine has no such label
+            if (name or label.title()) not in (lab["Name"] for lab in labels):
+                labels.append({"Name": name or label.title(), "Confidence": 95.0 - len(labels), "Instances": [],
+                               "Categories": [], "Parents": [{"Name": p} for p in parents],
+                               "Aliases": [{"Name": a} for a in aliases]})
+        answer = dict(answer, Labels=labels[:max_labels])
+        answer.pop("LabelEvidence", None)
+        return answer
 
 
 def _plain(value):
@@ -547,7 +556,7 @@ def main(argv=None):
         if args.labels != "engine":
             analyzer = HandLabels(analyzer, {"usercontent/%s/%s" % (split, f): info["labels"]
                                              for split, lib in libs.items() for f, info, _ in lib},
-                                  keep=vocabulary_reach.closed_terms() if args.labels == "closed" else None)
+                                  closed=args.labels == "closed")
         components.reset()
         components.configure(analyzer=analyzer)
         services = components.services()

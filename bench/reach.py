@@ -55,6 +55,38 @@ def closed_terms():
     return found
 
 
+def closed_labels():
+    """{normalized name: (name, parents, aliases)} of every label the local engine can give, by its
+    whole name, each alias and each parent ("courgette" -> Zucchini): what bench/quality.py's
+    `--labels closed` keeps of the hand labels.  Only whole names: "tree" is no label of the
+    engine because a Tree Frog is one."""
+    from chalicelib.analysis.local import PEOPLE_LABELS, scenes
+    from chalicelib.query import vocabulary
+    found = {}
+
+    def add(name, parents=(), aliases=()):
+        entry = (name, list(parents), list(aliases))
+        for text in (name, *aliases):
+            found.setdefault(vocabulary.key(text), entry)
+        for parent in parents:
+            found.setdefault(vocabulary.key(parent), (parent, [], []))
+
+    taxonomy = vocabulary.taxonomy()
+    for cls in taxonomy["classes"]:
+        add(cls["name"], cls["parents"], cls["aliases"])
+    for name, info in taxonomy["parents"].items():
+        add(name, info["parents"])
+    for obj in vocabulary.detector_classes():
+        add(obj["name"], obj.get("parents", ()), obj.get("aliases", ()))
+    for name, (parents, _) in scenes.LABELS.items():
+        add(name, parents)
+    for name, parents in PEOPLE_LABELS.items():
+        add(name, parents)
+    add("Person", (), ("Human",))
+    found.pop("", None)
+    return found
+
+
 def reaches(word, terms):
     """True when a search for `word` sends a label term (scope "any") in `terms`."""
     from chalicelib.query import parse

@@ -122,8 +122,11 @@ def test_hand_labels_stand_in_for_the_classifiers_and_nothing_else(tmp_path):
     assert {"Cat", "Animal"} <= {p["Name"] for p in hand["Labels"][0]["Parents"]}
     assert hand["Labels"][1]["Parents"] == [] and "LabelEvidence" not in hand
     assert hand["ImageProperties"] == real["ImageProperties"] and real["Labels"] != hand["Labels"]
-    import reach        # --labels closed: "whiskers" is no label the local engine can give
-    closed = quality.HandLabels(engine, analyzer.hand, keep=reach.closed_terms())
-    assert [lab["Name"] for lab in closed.analyze(source, ("labels",), 20.0, 20)["Labels"]] == ["Tabby Cat"]
+    # --labels closed: "whiskers" and "tree" (a word of Tree Frog) are no labels the local engine can give;
+    # "courgette" is an alias of one of its classes
+    closed = quality.HandLabels(engine, {source.key: ["tabby cat", "whiskers", "tree", "courgette"]}, closed=True)
+    labels = closed.analyze(source, ("labels",), 20.0, 20)["Labels"]
+    assert [lab["Name"] for lab in labels] == ["Tabby Cat", "Zucchini"]
+    assert {"Name": "Courgette"} in labels[1]["Aliases"] and labels[1]["Parents"]
     other = PhotoSource("b", "usercontent/tune/not-labelled.png", "e", lambda: data)
     assert analyzer.analyze(other, ("labels", "properties"), 20.0, 20) == real      # no hand labels: the engine's

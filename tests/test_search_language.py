@@ -146,6 +146,15 @@ def test_a_slip_of_any_word_a_label_can_have_is_corrected(stack):
     assert found[0]["matched"] == [{"word": "otetr", "label": "Otter", "via": "spelling", "confidence": 80.0}]
 
 
+def test_real_words_are_never_corrected_and_slips_go_to_words_that_find_something():
+    def slips(word):
+        return [t.alt.term for t in expand.word_terms(word, live=False) if t.via == "spelling"]
+    assert slips("tall") == [] and slips("femur") == [] and slips("strong") == []    # English words
+    assert slips("hatred") == [] and slips("rested") == []     # not "haired", "crested" (words of label names)
+    assert slips("otetr") == ["otter"] and slips("motorcyle")[:1] == ["motorcycle"]
+    assert "elegant" not in slips("elegnat")        # a dictionary word that finds nothing is no correction
+
+
 def test_a_colour_word_in_the_plural_is_a_thing(stack):
     library = seed(stack)
     assert names(stack, library, "oranges") == ["oranges"]           # the fruit, not every orange picture
@@ -250,7 +259,8 @@ def test_parse_sorts_the_words_into_their_roles():
 
 def test_a_final_s_that_is_no_plural_stays():
     from chalicelib.index.terms import tokens
-    assert tokens("Lens Caps, glasses and news") == ["lens", "cap", "glasses", "and", "news"]
+    assert tokens("Lens Caps, wine glasses and news") == ["lens", "cap", "wine", "glass", "and", "news"]
+    assert tokens("autumn leaves, children, geese") == ["autumn", "leaf", "child", "goose"]
     assert tokens("dogs puppies boxes bus") == ["dog", "puppy", "box", "bus"]
     assert tokens("collies movies veggies ponies") == ["collie", "movie", "veggie", "pony"]
     assert parse("oranges").words == ["orange"] and parse("oranges").colors == []

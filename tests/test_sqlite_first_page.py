@@ -44,3 +44,27 @@ def test_the_first_page_is_the_first_page_of_the_full_ranking(index, q, size, so
         [(h["photo_id"], h["_score"]) for h in everything.hits[:size]]
     second = index.search("alice", groups, size, page.next, filters, min_score=15.0)
     assert [h["photo_id"] for h in second.hits] == [h["photo_id"] for h in everything.hits[size:2 * size]]
+
+
+def test_a_common_word_is_not_read_in_order_when_the_join_already_gives_the_page(index, monkeypatch):
+    """With SORTED_READ_MAX under every word's rows, the first page of a query whose every word
+    many photos share is found from the join alone: no word's photos are read best first, and the
+    page is still the full ranking's."""
+    groups = expand.index_groups(expand.plan(parse("mammal animal cat")))
+    everything = index.search("alice", groups, 1000, min_score=15.0)
+
+    def sorted_reads(limit):
+        monkeypatch.setattr("chalicelib.index.sqlite.SORTED_READ_MAX", limit)
+        statements = []
+        index._db().set_trace_callback(statements.append)
+        try:
+            page = index.search("alice", groups, 5, min_score=15.0)
+        finally:
+            index._db().set_trace_callback(None)
+        assert [h["photo_id"] for h in page.hits] == [h["photo_id"] for h in everything.hits[:5]]
+        # (the trace shows each statement with its values)
+        return sum(s.startswith("SELECT photo_id FROM terms WHERE owner = ") and "ORDER BY best DESC" in s
+                   for s in statements)
+
+    assert sorted_reads(30000) == 3         # one per word ("mammal", "animal", "cat")
+    assert sorted_reads(0) == 0

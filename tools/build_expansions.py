@@ -241,6 +241,13 @@ def common_words(index):
     return words
 
 
+def dictionary_words():
+    """Every lowercase word of the word list, normalized as a search term ("tall", "strong", "femur")."""
+    with open(WORD_LIST, encoding="utf-8") as f:
+        return {t[0] for w in f for t in [tokens(w.strip())]
+                if w.strip().isalpha() and w.strip().islower() and w.strip().isascii() and len(t) == 1}
+
+
 class Sources:
     """Everything one word's expansion looks at."""
 
@@ -311,11 +318,14 @@ def build(show=()):
     about = ("Built by tools/build_expansions.py from WordNet 3.0 nouns (Debian wordnet-base) that are common "
              "words (Debian wamerican), the hand table in the script, and all-MiniLM-L6-v2 cosines (threshold %.2f) "
              "against the concept names of chalicelib/query/vocabulary.py (%d concepts). words: term -> "
-             "[[concept index, weight 0-1, via]], via synonym | wordnet | embedding, at most %d each."
+             "[[concept index, weight 0-1, via]], via synonym | wordnet | embedding, at most %d each. "
+             "dictionary: the other lowercase words of wamerican (SCOWL, (c) Kevin Atkinson, free to use with "
+             "this notice), as search terms: real words that search never corrects as a slip."
              % (MIN_COSINE, len(concepts), MAX_CONCEPTS))
     with open(OUT, "w", encoding="utf-8") as f:
-        f.write('{"about": %s,\n"concepts": %s,\n"words": {\n' % (
-            json.dumps(about), json.dumps([concepts[c].name for c in used], ensure_ascii=False)))
+        f.write('{"about": %s,\n"concepts": %s,\n"dictionary": %s,\n"words": {\n' % (
+            json.dumps(about), json.dumps([concepts[c].name for c in used], ensure_ascii=False),
+            json.dumps(" ".join(sorted(dictionary_words() - set(table))))))
         f.write(",\n".join("%s: %s" % (json.dumps(w), json.dumps([[renumber[c], wt, via] for c, wt, via in table[w]],
                                                                     separators=(",", ":")))
                            for w in sorted(table)))

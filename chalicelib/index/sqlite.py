@@ -400,7 +400,7 @@ class SQLiteIndex:
                 "ORDER BY %s DESC, t0.photo_id LIMIT ?" % (joins, " + ".join("t%d.best" % n for n in range(len(order)))),
                 [v for p in order[1:] for v in p] + [owner, *order[0], k])]
             candidates.update(found)
-            joined = len(found) == k
+            joined = len(found) == k and not filters     # (the join does not apply the filters)
         for term, low in primary:
             # each word's k best photos, unless k photos have every word: a common word's sorted read
             # ("animal": most of a library) costs more than it adds then; any k candidates give a floor

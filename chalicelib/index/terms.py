@@ -8,7 +8,8 @@ any other index match exactly the same words:
 - A light plural folding: "dogs" -> "dog", "puppies" -> "puppy" (but "collies"
   -> "collie": IE_SINGULARS), "boxes" -> "box"; words of three letters or fewer and words ending in
   "ss", "us" or "is" are kept ("bus", "glass", "cactus"), and so are a few words whose
-  final "s" is no plural (UNFOLDED: "lens" is not a "len", "glasses" not a glass).
+  final "s" is no plural (UNFOLDED: "lens" is not a "len"); a few irregular plurals are
+  folded too (IRREGULAR: "leaves" -> "leaf", "children" -> "child").
 """
 import re
 import unicodedata
@@ -19,14 +20,19 @@ MAX_QUERY_WORDS = 10
 
 # Words ending in "s" that are not the plural of another word people mean by them.
 UNFOLDED = frozenset(("lens", "news", "series", "species", "canvas", "atlas", "bias", "chaos", "christmas",
-                      "glasses", "pants", "shorts", "jeans", "scissors", "tongs", "binoculars"))
+                      "pants", "shorts", "jeans", "scissors", "tongs", "binoculars"))
+# Plurals no rule folds ("leaves" is not the verb "leave").
+IRREGULAR = {"leaves": "leaf", "knives": "knife", "wolves": "wolf", "shelves": "shelf", "calves": "calf",
+             "loaves": "loaf", "halves": "half", "hooves": "hoof", "scarves": "scarf", "thieves": "thief",
+             "wives": "wife", "children": "child", "men": "man", "women": "woman", "mice": "mouse",
+             "geese": "goose", "feet": "foot", "teeth": "tooth"}
 
 
 # Singulars ending in "ie", so that "collies" is a collie and "movies" a movie, not a "colly".
 IE_SINGULARS = frozenset("""
 movie cookie brownie selfie veggie zombie hippie pixie rookie smoothie genie goalie hoodie birdie collie
-calorie prairie magpie auntie budgie necktie bowtie beanie doggie kiddie sweetie nightie walkie talkie
-roadie foodie freebie groupie newbie techie pinkie cutie sheltie lassie junkie boogie menagerie rotisserie
+calorie prairie magpie auntie budgie necktie bowtie beanie doggie sweetie nightie walkie talkie
+roadie foodie freebie groupie newbie techie pinkie cutie lassie junkie boogie menagerie rotisserie
 lingerie potpie sortie eyrie cowrie quickie wheelie
 """.split())
 
@@ -34,6 +40,8 @@ lingerie potpie sortie eyrie cowrie quickie wheelie
 def fold(word):
     if word in UNFOLDED:
         return word
+    if word in IRREGULAR:
+        return IRREGULAR[word]
     if word.endswith("ies") and word[:-1] in IE_SINGULARS:
         return word[:-1]
     if len(word) > 4 and word.endswith("ies"):

@@ -46,8 +46,11 @@ _lock = threading.Lock()
 
 def table():
     """The shipped word -> concepts table: {"concepts": [name...], "words": {word: [[i, weight, via]]}},
-    plus "known": every word the table or the concepts know (for spelling), and "label_words":
-    the words of the label vocabulary."""
+    plus "known": every word the table or the concepts know; "label_words": every word of a label
+    name (label_vocabulary_words); "targets": the words a slip is corrected to, both of those
+    (words that find something: "elefant" is not turned into "elegant"); "dictionary": English
+    words the table has no concept for, never taken for slips ("tall" is not a "ball", "hatred"
+    not "haired")."""
     global _table
     if _table is None:
         with _lock:
@@ -55,12 +58,13 @@ def table():
                 path = os.path.join(HERE, "expansions.json")
                 with open(path, encoding="utf-8") as f:
                     data = json.load(f)
-                label_words = label_vocabulary_words()
-                known = set(data["words"]) | label_words
+                known = set(data["words"])
                 for name in data["concepts"]:
                     known.update(tokens(name))
+                data["label_words"] = label_vocabulary_words()
+                data["targets"] = data["label_words"] | known     # what a slip is corrected to: words that find something
                 data["known"] = known
-                data["label_words"] = label_words
+                data["dictionary"] = set(data.get("dictionary", "").split())
                 data["terms"] = [" ".join(tokens(name)) for name in data["concepts"]]
                 data["concept_terms"] = set(data["terms"]) | vocabulary_terms()
                 _table = data
@@ -74,8 +78,8 @@ def vocabulary_terms():
 
 
 def label_vocabulary_words():
-    """Every single word of a name, alias or parent some engine can label ("otter", "locket"):
-    a slip of one of them is corrected even when the table has no entry for it."""
+    """Every word of a name, alias or parent some engine can label ("otter", "locket", "potted"):
+    a slip of one is corrected to it even when the table has no entry for it."""
     from chalicelib.query.vocabulary import concepts
     return {w for c in concepts() for name in [c.name, *c.aliases, *c.parents] for w in tokens(name)}
 
@@ -135,9 +139,11 @@ def word_terms(word, live=True):
     if word in data["words"]:
         terms += concepts_of(word)
     elif word not in data["known"]:
-        # label words first: "otetr" is the Otter, whatever other words it is a slip of
-        slips = sorted((w for w in edits(word) if w in data["known"]),
-                       key=lambda w: (w not in data["label_words"], w)) if len(word) >= 4 else []
+        # a word of a label's name or of the dictionary is no slip ("otter", "tall"); a slip of a
+        # label word is corrected to it first ("otetr" is the Otter, whatever else it is a slip of)
+        slips = sorted((w for w in edits(word) if w in data["targets"]),
+                       key=lambda w: (w not in data["label_words"], w)) \
+            if len(word) >= 4 and word not in data["label_words"] and word not in data["dictionary"] else []
         for slip in slips[:3]:
             terms.append(Term(Alt(slip, SPELLING, "any"), "spelling", slip))
             terms += concepts_of(slip, SPELLING, "spelling")
