@@ -242,10 +242,12 @@ def common_words(index):
 
 
 def dictionary_words():
-    """Every lowercase word of the word list, normalized as a search term ("tall", "strong", "femur")."""
+    """Every lowercase word of the word list, normalized as a search term ("tall", "strong", "femur"),
+    when that term is itself a word of the list: a plural the folding gets wrong ("niches" ->
+    "nich") is no word, so search may still correct it."""
     with open(WORD_LIST, encoding="utf-8") as f:
-        return {t[0] for w in f for t in [tokens(w.strip())]
-                if w.strip().isalpha() and w.strip().islower() and w.strip().isascii() and len(t) == 1}
+        raw = {w.strip() for w in f if w.strip().isalpha() and w.strip().islower() and w.strip().isascii()}
+    return {t[0] for w in raw for t in [tokens(w)] if len(t) == 1 and t[0] in raw}
 
 
 class Sources:

@@ -6,7 +6,8 @@ any other index match exactly the same words:
 - Unicode-casefolded, accents removed, split on anything that is not a letter
   or a digit ("Sports Car" -> "sports", "car").
 - A light plural folding: "dogs" -> "dog", "puppies" -> "puppy" (but "collies"
-  -> "collie": IE_SINGULARS), "boxes" -> "box"; words of three letters or fewer and words ending in
+  -> "collie": IE_SINGULARS), "boxes" -> "box", "tomatoes" -> "tomato" (but "shoes" ->
+  "shoe"), "buses" -> "bus" and "avalanches" -> "avalanche" for the words listed; words of three letters or fewer and words ending in
   "ss", "us" or "is" are kept ("bus", "glass", "cactus"), and so are a few words whose
   final "s" is no plural (UNFOLDED: "lens" is not a "len"); a few irregular plurals are
   folded too (IRREGULAR: "leaves" -> "leaf", "children" -> "child").
@@ -37,6 +38,19 @@ lingerie potpie sortie eyrie cowrie quickie wheelie
 """.split())
 
 
+# Singulars ending in "oe" ("shoes", "canoes"); other "-oes" plurals drop "es" ("tomatoes", "heroes").
+OE_SINGULARS = frozenset("shoe canoe oboe hoe floe sloe aloe toe tiptoe throe felloe".split())
+# Singulars ending in "us" whose plural is "-uses" ("buses"; "houses" and "causes" are not of them).
+US_SINGULARS = frozenset("""
+bus cactus circus virus bonus octopus walrus campus genius platypus hippopotamus abacus asparagus citrus
+crocus fungus hibiscus narcissus nautilus papyrus census chorus status syllabus caucus
+""".split())
+# Singulars ending in "che": "avalanches" is an avalanche, where "beaches" is a beach.
+CHE_SINGULARS = frozenset("""
+avalanche niche quiche cache moustache mustache headache toothache stomachache cliche creche brioche psyche
+""".split())
+
+
 def fold(word):
     if word in UNFOLDED:
         return word
@@ -46,6 +60,12 @@ def fold(word):
         return word[:-1]
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
+    if len(word) > 4 and word.endswith("oes"):
+        return word[:-1] if word[:-1] in OE_SINGULARS or word.endswith("shoes") else word[:-2]
+    if word.endswith("uses") and word[:-2] in US_SINGULARS:
+        return word[:-2]
+    if word.endswith("ches") and word[:-1] in CHE_SINGULARS:
+        return word[:-1]
     if len(word) > 4 and word.endswith(("sses", "xes", "ches", "shes", "zes")):
         return word[:-2]
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
@@ -74,7 +94,7 @@ def phrase(text):
 NOT_A_KIND = {"hot dog": "dog", "teddy bear": "bear", "sea lion": "lion", "guinea pig": "pig",
               "sea cucumber": "cucumber", "peanut butter": "butter", "power plant": "plant",
               "snow angel": "angel", "boston bull": "bull", "water polo": "polo", "jet ski": "ski",
-              "pac man": "man"}
+              "pac man": "man", "man eater": "man", "man eating shark": "man"}
 
 
 def label_terms(label):

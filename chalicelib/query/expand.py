@@ -144,6 +144,8 @@ def word_terms(word, live=True):
         slips = sorted((w for w in edits(word) if w in data["targets"]),
                        key=lambda w: (w not in data["label_words"], w)) \
             if len(word) >= 4 and word not in data["label_words"] and word not in data["dictionary"] else []
+        if not slips and word in data["dictionary"]:
+            slips = derived_from(word, data["targets"])
         for slip in slips[:3]:
             terms.append(Term(Alt(slip, SPELLING, "any"), "spelling", slip))
             terms += concepts_of(slip, SPELLING, "spelling")
@@ -152,6 +154,15 @@ def word_terms(word, live=True):
     if FUZZY_MIN_LETTERS <= len(word) <= FUZZY_MAX_LETTERS:
         terms += [Term(Alt(w, OCR, "text"), "ocr", w) for w in edits(word)]
     return _best_first(terms)
+
+
+def derived_from(word, targets):
+    """The noun an adjective in "-y" is made from, when it finds something: "rainy" -> "rain",
+    "foggy" -> "fog", "grassy" -> "grass" (an English word is no slip, but these mean their noun)."""
+    if len(word) < 5 or not word.endswith("y"):
+        return []
+    stems = [word[:-1]] + ([word[:-2]] if word[-2] == word[-3] else [])
+    return [w for w in stems if w in targets]
 
 
 def _best_first(terms):
