@@ -2,6 +2,7 @@
 
     ./dev bench-reach            # the table, per split and photo kind
     ./dev bench-reach --list     # and the words no label of the engine can match
+    ./dev bench-reach --queries  # and the loosest bound for bench-quality's search queries
 
 A photo of bench/photos.json is *reachable* by its word (its first hand label, person names
 skipped, as bench/quality.py's found@10) when one of the alternatives search sends for that
@@ -107,9 +108,38 @@ def reach_by_photo(photos, terms=None):
     return {p["file"]: reaches(word, terms) for p in photos for word in [photo_word(p)] if word}
 
 
+def query_reach(query, terms):
+    """The loosest bound for a query of bench/queries.json: True when some word of it can match some
+    label the engine has at all, whatever the photo shows (text and person queries need no label)."""
+    from chalicelib.query import parse
+    from chalicelib.query.expand import plan
+    if query["kind"] in ("text", "person"):
+        return True
+    groups = plan(parse(query["q"])).groups
+    return not groups or any(t.alt.scope == "any" and t.alt.term in terms for g in groups for t in g.terms)
+
+
+def print_query_reach(terms):
+    with open(os.path.join(ROOT, "bench", "queries.json")) as f:
+        queries = json.load(f)["queries"]
+    print("| split | query kind | queries | some word matches some label |")
+    print("|---|---|---:|---:|")
+    for split in ("tune", "heldout"):
+        by_kind = defaultdict(list)
+        for q in queries:
+            if q["split"] == split:
+                by_kind[q["kind"]].append(query_reach(q, terms))
+        every = [v for values in by_kind.values() for v in values]
+        for kind, values in list(by_kind.items()) + [("overall", every)]:
+            print("| %s | %s | %d | %.1f %% |" % (split, kind, len(values), 100.0 * sum(values) / len(values)))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--list", action="store_true", help="list the words the vocabulary cannot match")
+    parser.add_argument("--queries", action="store_true",
+                        help="also the loosest bound for the search queries: some word of the query matches some "
+                             "label the engine has, whatever the photo shows")
     args = parser.parse_args(argv)
     with open(os.path.join(ROOT, "bench", "photos.json")) as f:
         photos = json.load(f)["photos"]
@@ -127,7 +157,9 @@ def main(argv=None):
         if args.list:
             missed = sorted("%s: %s" % (p["kind"], photo_word(p)) for p in mine if not reach[p["file"]])
             print("%s, not reachable (%d): %s" % (split, len(missed), "; ".join(missed)))
-    print("command: ./dev bench-reach" + (" --list" if args.list else ""))
+    if args.queries:
+        print_query_reach(closed_terms())
+    print("command: ./dev bench-reach" + (" --list" if args.list else "") + (" --queries" if args.queries else ""))
     return 0
 
 

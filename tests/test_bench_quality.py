@@ -130,3 +130,11 @@ def test_hand_labels_stand_in_for_the_classifiers_and_nothing_else(tmp_path):
     assert {"Name": "Courgette"} in labels[1]["Aliases"] and labels[1]["Parents"]
     other = PhotoSource("b", "usercontent/tune/not-labelled.png", "e", lambda: data)
     assert analyzer.analyze(other, ("labels", "properties"), 20.0, 20) == real      # no hand labels: the engine's
+
+
+def test_the_loosest_query_bound_counts_any_word_that_any_label_has():
+    import reach
+    terms = reach.closed_terms()
+    assert reach.query_reach({"kind": "exact", "q": "golden temple"}, terms)       # "golden" of Golden Retriever
+    assert not reach.query_reach({"kind": "exact", "q": "daffodil"}, terms)
+    assert reach.query_reach({"kind": "text", "q": "wivenhoe"}, terms)             # text needs no label
