@@ -32,28 +32,29 @@ sys.path.insert(0, ROOT)
 from chalicelib.index.terms import label_terms  # noqa: E402
 
 
-def closed_terms():
-    """Every search term some label of the local engine can carry."""
+def local_labels():
+    """(name, parents, aliases) of every label the local engine can give at all: the ImageNet classes
+    and the taxonomy's parents, the COCO classes, the scene rules, the labels from faces."""
     from chalicelib.analysis.local import PEOPLE_LABELS, scenes
     from chalicelib.query import vocabulary
-    found = set()
-
-    def add(name, parents=(), aliases=()):
-        found.update(label_terms({"name": name, "parents": list(parents), "aliases": list(aliases)}))
-
     taxonomy = vocabulary.taxonomy()
     for cls in taxonomy["classes"]:
-        add(cls["name"], cls["parents"], cls["aliases"])
+        yield cls["name"], cls["parents"], cls["aliases"]
     for name, info in taxonomy["parents"].items():
-        add(name, info["parents"])
+        yield name, info["parents"], ()
     for obj in vocabulary.detector_classes():
-        add(obj["name"], obj.get("parents", ()), obj.get("aliases", ()))
+        yield obj["name"], obj.get("parents", ()), obj.get("aliases", ())
     for name, (parents, _) in scenes.LABELS.items():
-        add(name, parents)
+        yield name, parents, ()
     for name, parents in PEOPLE_LABELS.items():
-        add(name, parents)
-    add("Person", (), ("Human",))
-    return found
+        yield name, parents, ()
+    yield "Person", (), ("Human",)
+
+
+def closed_terms():
+    """Every search term some label of the local engine can carry."""
+    return {t for name, parents, aliases in local_labels()
+            for t in label_terms({"name": name, "parents": list(parents), "aliases": list(aliases)})}
 
 
 def closed_labels():
@@ -61,29 +62,14 @@ def closed_labels():
     whole name, each alias and each parent ("courgette" -> Zucchini): what bench/quality.py's
     `--labels closed` keeps of the hand labels.  Only whole names: "tree" is no label of the
     engine because a Tree Frog is one."""
-    from chalicelib.analysis.local import PEOPLE_LABELS, scenes
     from chalicelib.query import vocabulary
     found = {}
-
-    def add(name, parents=(), aliases=()):
+    for name, parents, aliases in local_labels():
         entry = (name, list(parents), list(aliases))
         for text in (name, *aliases):
             found.setdefault(vocabulary.key(text), entry)
         for parent in parents:
             found.setdefault(vocabulary.key(parent), (parent, [], []))
-
-    taxonomy = vocabulary.taxonomy()
-    for cls in taxonomy["classes"]:
-        add(cls["name"], cls["parents"], cls["aliases"])
-    for name, info in taxonomy["parents"].items():
-        add(name, info["parents"])
-    for obj in vocabulary.detector_classes():
-        add(obj["name"], obj.get("parents", ()), obj.get("aliases", ()))
-    for name, (parents, _) in scenes.LABELS.items():
-        add(name, parents)
-    for name, parents in PEOPLE_LABELS.items():
-        add(name, parents)
-    add("Person", (), ("Human",))
     found.pop("", None)
     return found
 
@@ -113,10 +99,7 @@ def query_reach(query, terms):
     label the engine has at all, whatever the photo shows (text and person queries need no label)."""
     from chalicelib.query import parse
     from chalicelib.query.expand import plan
-    if query["kind"] in ("text", "person"):
-        return True
-    groups = plan(parse(query["q"])).groups
-    return not groups or any(t.alt.scope == "any" and t.alt.term in terms for g in groups for t in g.terms)
+    return query["kind"] in ("text", "person") or not plan(parse(query["q"])).groups or reaches(query["q"], terms)
 
 
 def print_query_reach(terms):

@@ -61,27 +61,27 @@ def table():
                 known = set(data["words"])
                 for name in data["concepts"]:
                     known.update(tokens(name))
-                data["label_words"] = label_vocabulary_words()
+                from chalicelib.query.vocabulary import concepts
+                vocabulary = concepts()         # (read once: it loads the label lists)
+                data["label_words"] = label_vocabulary_words(vocabulary)
                 data["targets"] = data["label_words"] | known     # what a slip is corrected to: words that find something
                 data["known"] = known
                 data["dictionary"] = set(data.get("dictionary", "").split())
                 data["terms"] = [" ".join(tokens(name)) for name in data["concepts"]]
-                data["concept_terms"] = set(data["terms"]) | vocabulary_terms()
+                data["concept_terms"] = set(data["terms"]) | vocabulary_terms(vocabulary)
                 _table = data
     return _table
 
 
-def vocabulary_terms():
-    """The whole names of every concept an engine can label (chalicelib.query.vocabulary)."""
-    from chalicelib.query.vocabulary import concepts
-    return {" ".join(tokens(c.name)) for c in concepts()}
+def vocabulary_terms(vocabulary):
+    """The whole names of every concept an engine can label (chalicelib.query.vocabulary.concepts())."""
+    return {" ".join(tokens(c.name)) for c in vocabulary}
 
 
-def label_vocabulary_words():
+def label_vocabulary_words(vocabulary):
     """Every word of a name, alias or parent some engine can label ("otter", "locket", "potted"):
     a slip of one is corrected to it even when the table has no entry for it."""
-    from chalicelib.query.vocabulary import concepts
-    return {w for c in concepts() for name in [c.name, *c.aliases, *c.parents] for w in tokens(name)}
+    return {w for c in vocabulary for name in [c.name, *c.aliases, *c.parents] for w in tokens(name)}
 
 
 def edits(word):
